@@ -1,0 +1,240 @@
+"""Catalogue workflow: extract -> messages.pot, update -> da/ar/ti .po, check -> 100% or fail.
+
+`check` fails on a missing, empty or fuzzy translation, a placeholder or HTML tag that differs from
+the source, a wrong plural header, or a translation in the wrong script (Arabic must be in Arabic
+script, Tigrinya in Ge'ez, Danish must not be the English left as it was).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po, write_po
+
+from bot.i18n import DOMAIN, LOCALES_DIR, PLURAL_HEADERS, TRANSLATED
+
+ROOT = LOCALES_DIR.parent
+POT = LOCALES_DIR / f"{DOMAIN}.pot"
+KEYWORDS = ["_", "n_:1,2", "plain", "nplain:1,2", "N_"]
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+TAG = re.compile(r"</?[a-z]+[^>]*>")
+# Names and codes that stay as they are in every language.
+SAME_IN_ALL = re.compile(r"^[\W\d_]*$|^(OK|Dansk|English|العربية|ትግርኛ)$")
+
+
+def po_path(lang: str) -> Path:
+    return LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def extract() -> None:
+    argv = [
+        "pybabel",
+        "-q",
+        "extract",
+        "-F",
+        str(ROOT / "babel.cfg"),
+        "-o",
+        str(POT),
+        "--no-location",
+        "--sort-output",
+        "--project=volbot",
+        "--copyright-holder=volbot contributors",
+        "-c",
+        "TRANSLATORS:",
+    ]
+    for k in KEYWORDS:
+        argv += ["-k", k]
+    argv.append(str(ROOT))
+    CommandLineInterface().run(argv)
+
+
+def _fix_header(catalog: Catalog, lang: str) -> None:
+    nplurals, expr = PLURAL_HEADERS[lang]
+    catalog._num_plurals = nplurals  # type: ignore[attr-defined,assignment]
+    catalog._plural_expr = expr  # type: ignore[attr-defined,assignment]
+
+
+def update() -> None:
+    """Merge messages.pot into every catalogue (new strings arrive empty, old ones become obsolete)."""
+    with POT.open("rb") as f:
+        template = read_po(f)
+    for lang in TRANSLATED:
+        path = po_path(lang)
+        if path.exists():
+            with path.open("rb") as f:
+                catalog = read_po(f, locale=lang)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            catalog = Catalog(locale=lang, domain=DOMAIN, project="volbot")
+        catalog.update(template, no_fuzzy_matching=True)
+        _fix_header(catalog, lang)
+        with path.open("wb") as f:
+            write_po(f, catalog, width=100, omit_header=False, ignore_obsolete=True)
+
+
+def _script_ok(lang: str, source: str, text: str | None) -> bool:
+    text = text or ""
+    letters = [c for c in PLACEHOLDER.sub("", TAG.sub("", text)) if c.isalpha()]
+    if not letters:
+        return True
+    names = [unicodedata.name(c, "") for c in letters]
+    if lang == "ar":
+        return sum(n.startswith("ARABIC") for n in names) >= len(letters) * 0.5
+    if lang == "ti":
+        return sum(n.startswith("ETHIOPIC") for n in names) >= len(letters) * 0.5
+    if lang == "da":
+        if not all(n.startswith("LATIN") for n in names if not n.startswith(("ARABIC", "ETHIOPIC"))):
+            return False
+        # The English left as it was is not a translation (single words like "OK" may stay).
+        return text != source or len(source.split()) < 2 or bool(SAME_IN_ALL.match(source))
+    return True
+
+
+def _placeholders(text: str | None) -> set[str]:
+    return set(PLACEHOLDER.findall(text or ""))
+
+
+def _tags(text: str | None) -> list[str]:
+    return sorted(TAG.findall(text or ""))
+
+
+def check(langs: tuple[str, ...] = TRANSLATED) -> list[str]:
+    problems: list[str] = []
+    if not POT.exists():
+        return [f"{POT} is missing: run `volbot i18n update`"]
+    with POT.open("rb") as f:
+        template = read_po(f)
+    wanted = {msg.id if isinstance(msg.id, str) else msg.id[0]: msg for msg in template if msg.id}
+    for lang in langs:
+        path = po_path(lang)
+        if not path.exists():
+            problems.append(f"{lang}: {path} is missing")
+            continue
+        with path.open("rb") as f:
+            catalog = read_po(f, locale=lang)
+        nplurals, expr = PLURAL_HEADERS[lang]
+        header = catalog.plural_forms.replace(" ", "")
+        if header != f"nplurals={nplurals};plural={expr};".replace(" ", ""):
+            problems.append(
+                f"{lang}: plural header is {catalog.plural_forms!r}, expected nplurals={nplurals}; plural={expr};"
+            )
+        have = {msg.id if isinstance(msg.id, str) else msg.id[0]: msg for msg in catalog if msg.id}
+        for key, src in wanted.items():
+            msg = have.get(key)
+            short = key[:60].replace("\n", " ")
+            if msg is None:
+                problems.append(f"{lang}: missing {short!r}")
+                continue
+            if msg.fuzzy:
+                problems.append(f"{lang}: fuzzy {short!r}")
+                continue
+            if isinstance(src.id, tuple):
+                forms = list(msg.string) if isinstance(msg.string, tuple | list) else [msg.string]
+                if len(forms) != nplurals or not all(forms):
+                    problems.append(f"{lang}: plural forms incomplete for {short!r}")
+                    continue
+                allowed = _placeholders(src.id[0]) | _placeholders(src.id[1])
+                needed = allowed - {"n"}
+                for form in forms:
+                    ph = _placeholders(form)
+                    if not ph <= allowed or not needed <= ph:
+                        problems.append(
+                            f"{lang}: placeholders differ in {short!r}: {sorted(ph)} vs {sorted(allowed)}"
+                        )
+                    if _tags(form) != _tags(src.id[0]):
+                        problems.append(f"{lang}: HTML tags differ in {short!r}")
+                    if not _script_ok(lang, src.id[1], form):
+                        problems.append(f"{lang}: not in the right script / not translated: {short!r}")
+            else:
+                text = msg.string if isinstance(msg.string, str) else ""
+                if not text:
+                    problems.append(f"{lang}: untranslated {short!r}")
+                    continue
+                if _placeholders(text) != _placeholders(key):
+                    problems.append(
+                        f"{lang}: placeholders differ in {short!r}: {sorted(_placeholders(text))} vs {sorted(_placeholders(key))}"
+                    )
+                if _tags(text) != _tags(key):
+                    problems.append(f"{lang}: HTML tags differ in {short!r}")
+                if not _script_ok(lang, key, text):
+                    problems.append(f"{lang}: not in the right script / not translated: {short!r}")
+    return problems
+
+
+def summary() -> str:
+    with POT.open("rb") as f:
+        n = sum(1 for msg in read_po(f) if msg.id)
+    return f"{n} messages, {', '.join(TRANSLATED)} at 100%"
+
+
+# --- helpers for translators working in parallel: all catalogue writes hold one file lock ---------
+
+LOCK = LOCALES_DIR / ".lock"
+
+
+class _Locked:
+    def __enter__(self) -> None:
+        import fcntl
+
+        LOCK.parent.mkdir(parents=True, exist_ok=True)
+        self._f = LOCK.open("w")
+        fcntl.flock(self._f, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self._f, fcntl.LOCK_UN)
+        self._f.close()
+
+
+def todo() -> list[dict[str, object]]:
+    """Entries that some language still lacks: [{"id": ..., "plural": ... | None, "missing": [...]}]."""
+    with _Locked():
+        extract()
+        update()
+    out: dict[str, dict[str, object]] = {}
+    for lang in TRANSLATED:
+        with po_path(lang).open("rb") as f:
+            catalog = read_po(f, locale=lang)
+        for msg in catalog:
+            if not msg.id:
+                continue
+            strings = msg.string if isinstance(msg.string, tuple | list) else [msg.string]
+            if msg.fuzzy or not all(strings):
+                key = msg.id if isinstance(msg.id, str) else msg.id[0]
+                entry = out.setdefault(
+                    key,
+                    {"id": key, "plural": msg.id[1] if isinstance(msg.id, tuple) else None, "missing": []},
+                )
+                entry["missing"].append(lang)  # type: ignore[attr-defined]
+    return list(out.values())
+
+
+def apply(translations: dict[str, dict[str, str | list[str]]]) -> int:
+    """Fill translations: {msgid: {"da": str | [plural forms], "ar": ..., "ti": ...}}. Returns count set."""
+    count = 0
+    with _Locked():
+        extract()
+        update()
+        for lang in TRANSLATED:
+            path = po_path(lang)
+            with path.open("rb") as f:
+                catalog = read_po(f, locale=lang)
+            for msg in catalog:
+                if not msg.id:
+                    continue
+                key = msg.id if isinstance(msg.id, str) else msg.id[0]
+                value = translations.get(key, {}).get(lang)
+                if value is None:
+                    continue
+                msg.string = tuple(value) if isinstance(value, list) else value
+                msg.flags.discard("fuzzy")
+                count += 1
+            _fix_header(catalog, lang)
+            with path.open("wb") as f:
+                write_po(f, catalog, width=100, omit_header=False, ignore_obsolete=True)
+    return count

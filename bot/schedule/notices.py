@@ -1,0 +1,134 @@
+"""The delivery engine's contract: features enqueue notices (rows) and register renderers.
+
+A notice is one message to one chat at one time. It is rendered when it is sent, in the language of
+its recipient at that moment, from the current state of the database (an event edited after the
+reminder was planned is shown as it is now). `dedup_key` is unique, so a notice can be planned any
+number of times (by restarts, by two instances) and is still stored, and sent, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import models as m
+from bot.domain.people import insert_for
+from bot.i18n import Translator
+from bot.render.keyboard import Keyboard
+
+
+@dataclass
+class Rendered:
+    text: str
+    keyboard: Keyboard | None = None
+    # (filename, bytes): sent as a document with `text` as its caption.
+    document: tuple[str, bytes] | None = None
+
+
+# A renderer returns None when the notice no longer applies (event cancelled, item withdrawn): skipped.
+Renderer = Callable[[AsyncSession, m.Notice, Translator], Awaitable[Rendered | None]]
+# Called after a notice was sent (e.g. remember the message id of a card to edit it later).
+AfterSend = Callable[[AsyncSession, m.Notice, int], Awaitable[None]]
+
+RENDERERS: dict[str, Renderer] = {}
+AFTER_SEND: dict[str, AfterSend] = {}
+
+
+def renderer(kind: str) -> Callable[[Renderer], Renderer]:
+    def deco(fn: Renderer) -> Renderer:
+        RENDERERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def after_send(kind: str) -> Callable[[AfterSend], AfterSend]:
+    def deco(fn: AfterSend) -> AfterSend:
+        AFTER_SEND[kind] = fn
+        return fn
+
+    return deco
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    kind: str,
+    dedup_key: str,
+    chat_id: int,
+    due_at: datetime,
+    person_id: int | None = None,
+    network_id: int | None = None,
+    ref_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> bool:
+    """Plan a notice; returns False when one with that key already exists (nothing changes)."""
+    stmt = insert_for(session, m.Notice.__table__).values(
+        kind=kind,
+        dedup_key=dedup_key[:160],
+        chat_id=chat_id,
+        due_at=due_at,
+        person_id=person_id,
+        network_id=network_id,
+        ref_id=ref_id,
+        payload=payload or {},
+        state="pending",
+        attempts=0,
+        created_at=m.utcnow(),
+    )
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Plan many notices in one statement (broadcasts to thousands). Keys as in `enqueue`."""
+    if not rows:
+        return 0
+    now = m.utcnow()
+    values = [
+        {
+            "kind": r["kind"],
+            "dedup_key": r["dedup_key"][:160],
+            "chat_id": r["chat_id"],
+            "due_at": r["due_at"],
+            "person_id": r.get("person_id"),
+            "network_id": r.get("network_id"),
+            "ref_id": r.get("ref_id"),
+            "payload": r.get("payload") or {},
+            "state": "pending",
+            "attempts": 0,
+            "created_at": now,
+        }
+        for r in rows
+    ]
+    total = 0
+    # Bounded statements: SQLite limits bound parameters per statement.
+    for i in range(0, len(values), 500):
+        stmt = insert_for(session, m.Notice.__table__).values(values[i : i + 500])
+        result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"]))
+        total += result.rowcount or 0  # type: ignore[attr-defined]
+    return total
+
+
+async def cancel_pending(
+    session: AsyncSession,
+    *,
+    kind: str | None = None,
+    ref_id: int | None = None,
+    key_prefix: str | None = None,
+) -> int:
+    """Cancel notices not yet sent (an event was cancelled or moved)."""
+    stmt = update(m.Notice).where(m.Notice.state == "pending")
+    if kind is not None:
+        stmt = stmt.where(m.Notice.kind == kind)
+    if ref_id is not None:
+        stmt = stmt.where(m.Notice.ref_id == ref_id)
+    if key_prefix is not None:
+        stmt = stmt.where(m.Notice.dedup_key.startswith(key_prefix))
+    result = await session.execute(stmt.values(state="cancelled"))
+    return result.rowcount or 0  # type: ignore[attr-defined]

@@ -1,0 +1,95 @@
+"""End-to-end: the foundation commands through the real Application and a local Bot API."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from bot.db import models as m
+from bot.testing.harness import BotHarness, texts
+
+
+async def test_start_welcomes_in_telegram_language(bot: BotHarness) -> None:
+    for lang, word in (("da", "Velkommen"), ("ar", "مرحب"), ("ti", "እንቋዕ"), ("en", "Welcome")):
+        user = bot.user(100 + len(word), "Sara", lang)
+        replies = texts(await bot.say(user, "/start"))
+        assert replies and word in replies[0], (lang, replies)
+
+
+async def test_setup_help_and_settings_in_group(bot: BotHarness) -> None:
+    admin = bot.user(1, "Mette", "da", username="mette")
+    member = bot.user(2, "Yonas", "ti", username="yonas")
+    group = bot.group("Integrationsnetværket Rudersdal", admins=[admin])
+    replies = texts(await bot.say(admin, "/setup", group))
+    assert "Integrationsnetværket Rudersdal" in replies[0]
+    assert "start=net_integrationsnetvaerket-rudersdal" in replies[0]
+    # idempotent
+    await bot.say(admin, "/setup", group)
+    async with bot.services.sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(m.Network)) == 1
+    # a member sees no coordinator commands, in Tigrinya
+    help_member = texts(await bot.say(member, "/help", group))[0]
+    assert "/settings" not in help_member and "/events" in help_member
+    assert any("\u1200" <= ch <= "\u137f" for ch in help_member)
+    help_admin = texts(await bot.say(admin, "/help", group))[0]
+    assert "/settings" in help_admin and "/vote" in help_admin
+    # settings refuse members, change nothing
+    refused = texts(await bot.say(member, "/settings rules 5 3 3 3", group))[0]
+    assert "⚠️" in refused
+    async with bot.services.sessionmaker() as s:
+        net = await s.scalar(select(m.Network))
+        assert net is not None and net.agenda_deadline_days == 10
+    # a plural in Danish: "10 dage"
+    shown = texts(await bot.say(admin, "/settings", group))[0]
+    assert "10 dage" in shown and "Europe/Copenhagen" in shown
+    # bad input: clear message, nothing changed
+    bad = texts(await bot.say(admin, "/settings rules 3 7 7 7", group))[0]
+    assert "⚠️" in bad and "10" in bad
+    ok = texts(await bot.say(admin, "/settings rules 12 7 7 7", group))
+    assert ok[0] == "Gemt."
+    async with bot.services.sessionmaker() as s:
+        net = await s.scalar(select(m.Network))
+        assert net is not None and net.agenda_deadline_days == 12
+
+
+async def test_language_choice_and_plural_in_each_language(bot: BotHarness) -> None:
+    admin = bot.user(1, "Mette", "en", username="mette")
+    group = bot.group("Netværk", admins=[admin])
+    await bot.say(admin, "/setup", group)
+    calls = await bot.say(admin, "/language")
+    msg = next(c for c in calls if c.method == "sendMessage")
+    labels = [b["text"] for b in msg.buttons()]
+    assert labels == ["Dansk", "العربية", "ትግርኛ", "English"]
+    for label, expect in (("العربية", "أيام"), ("ትግርኛ", "መዓልቲ"), ("Dansk", "dage")):
+        replies = texts(await bot.press(admin, admin.id, msg.message_id, label))
+        assert replies, label
+        shown = texts(await bot.say(admin, "/settings", group))[0]
+        assert expect in shown, (label, shown)
+
+
+async def test_mydata_and_forgetme(bot: BotHarness) -> None:
+    admin = bot.user(1, "Mette", "da", username="mette")
+    group = bot.group("Netværk", admins=[admin])
+    await bot.say(admin, "/setup", group)
+    calls = await bot.say(admin, "/mydata")
+    doc = next(c for c in calls if c.method == "sendDocument")
+    data = json.loads(doc.params["document"].content)
+    assert data["person"]["tg_id"] == 1 and data["memberships"]
+    calls = await bot.say(admin, "/forgetme")
+    msg = next(c for c in calls if c.method == "sendMessage")
+    await bot.press(admin, admin.id, msg.message_id, 2)  # "No": nothing deleted
+    async with bot.services.sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(m.Person)) == 1
+    calls = await bot.say(admin, "/forgetme")
+    msg = next(c for c in calls if c.method == "sendMessage")
+    await bot.press(admin, admin.id, msg.message_id, 1)
+    async with bot.services.sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(m.Person)) == 0
+        assert await s.scalar(select(func.count()).select_from(m.Membership)) == 0
+
+
+async def test_commands_registered_per_language(bot: BotHarness) -> None:
+    calls = bot.api.calls("setMyCommands")
+    langs = {c.params.get("language_code") for c in calls}
+    assert {None, "da", "ar", "ti"} <= langs
