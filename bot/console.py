@@ -20,6 +20,7 @@ import contextlib
 import html
 import re
 import sys
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -92,12 +93,15 @@ class Console:
         self.out = out
         self._printed = 0  # index into api.all_calls
         self._keyboards: list[tuple[int, int]] = []  # (chat_id, message_id) in print order
+        self._queries: set[str] = set()  # callback query ids of the console's button presses
 
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
 
     def _watched(self, call: Call) -> bool:
+        if call.method == "answerCallbackQuery":
+            return str(call.params.get("callback_query_id")) in self._queries
         return call.chat_id in (self.chat.id, self.dm.id)
 
     def print_new(self) -> None:
@@ -163,25 +167,22 @@ class Console:
         return None
 
     async def settle(self) -> None:
-        """Print replies until the bot has been quiet for QUIET_SECONDS."""
+        """Print replies until the bot has been quiet for QUIET_SECONDS (or said nothing at all
+        within FIRST_REPLY_GRACE)."""
         loop = asyncio.get_running_loop()
         start = loop.time()
-        first_index = self.api.injection_index
+        begin = self.api.injection_index
         while True:
             self.print_new()
-            now = loop.time()
-            idle = asyncio.get_running_loop().time() - start
-            activity = self.api.last_activity
-            quiet_for = _monotonic() - activity
-            replied = any(c.method != "getUpdates" for c in self.api.all_calls[first_index:])
-            if now - start > MAX_WAIT:
+            elapsed = loop.time() - start
+            replied = any(c.method != "getUpdates" for c in self.api.all_calls[begin:])
+            if elapsed > MAX_WAIT:
                 break
-            if replied and quiet_for >= QUIET_SECONDS:
+            if replied and time.monotonic() - self.api.last_activity >= QUIET_SECONDS:
                 break
-            if not replied and idle >= FIRST_REPLY_GRACE:
+            if not replied and elapsed >= FIRST_REPLY_GRACE:
                 break
-            with contextlib.suppress(AssertionError):
-                await self.api.wait_for(lambda c: c.method != "getUpdates", timeout=QUIET_SECONDS / 3, start=self._printed)
+            await self.api.wait_change(QUIET_SECONDS / 3)
         self.print_new()
 
     async def handle(self, line: str) -> bool:
@@ -213,17 +214,13 @@ class Console:
                 self.write(f"(opens {button.get('url') or 'something outside the chat'})")
                 return True
             chat = self.chat if chat_id == self.chat.id else self.dm
-            self.api.press_button(self.user, chat, message_id, str(button["callback_data"]))
+            self._queries.add(
+                self.api.press_button(self.user, chat, message_id, str(button["callback_data"]))
+            )
         else:
             self.api.inject_message(self.user, self.chat, line)
         await self.settle()
         return True
-
-
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
 
 
 async def _read_line(stdin: TextIO) -> str | None:
@@ -246,10 +243,13 @@ async def run_console(
     ``bot.app.build_application``) builds the PTB Application from the adjusted settings."""
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
+    factory: Callable[[Any], Any]
     if app_factory is None:
         from bot.app import build_application
 
-        app_factory = build_application
+        factory = build_application
+    else:
+        factory = app_factory
 
     api = FakeBotAPI()
     await api.start()
@@ -259,7 +259,8 @@ async def run_console(
         update["bot_api_base_file_url"] = api.base_file_url
     if "webhook_url" in fields:
         update["webhook_url"] = None
-    app = app_factory(settings.model_copy(update=update))
+    adjusted: Any = settings.model_copy(update=update)
+    app: Any = factory(adjusted)
 
     user = FakeUser(id=user_id, first_name=first_name, language_code=lang)
     if group:
@@ -278,7 +279,9 @@ async def run_console(
         await app.updater.start_polling(poll_interval=0, timeout=10)
         started = True
         where = f"group “{group}” ({chat.id})" if group else "a private chat"
-        console.write(f"volbot console — you are {first_name} ({user_id}, {lang or 'no language'}) in {where}.")
+        console.write(
+            f"volbot console — you are {first_name} ({user_id}, {lang or 'no language'}) in {where}."
+        )
         console.write("Type :help for commands, :quit to leave.")
         await api.wait_quiet(QUIET_SECONDS, timeout=MAX_WAIT)
         console.print_new()
