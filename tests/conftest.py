@@ -14,7 +14,9 @@ from bot.testing import db as testdb
 from bot.testing.harness import BotHarness
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-_BACKENDS = [b.strip() for b in os.environ.get("VOLBOT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+_BACKENDS = [
+    b.strip() for b in os.environ.get("VOLBOT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()
+]
 _pg_ok: bool | None = None
 
 

@@ -109,7 +109,9 @@ class BotHarness:
             await self.api.stop()
 
     # --- people and chats ---
-    def user(self, uid: int, first_name: str, lang: str | None = None, username: str | None = None) -> FakeUser:
+    def user(
+        self, uid: int, first_name: str, lang: str | None = None, username: str | None = None
+    ) -> FakeUser:
         return FakeUser(id=uid, first_name=first_name, language_code=lang, username=username)
 
     def group(self, title: str, admins: list[FakeUser] | None = None) -> FakeChat:
@@ -131,7 +133,15 @@ class BotHarness:
         await self.settle()
         return [c for c in self.api.all_calls[start:] if c.method != "getUpdates"]
 
-    async def press(self, user: FakeUser, chat: FakeChat | int, message_id: int, label_or_data: str | int, *, data: bool = False) -> list[Call]:
+    async def press(
+        self,
+        user: FakeUser,
+        chat: FakeChat | int,
+        message_id: int,
+        label_or_data: str | int,
+        *,
+        data: bool = False,
+    ) -> list[Call]:
         """Press a button (by label, number, or raw callback data with data=True); returns the bot's calls."""
         start = len(self.api.all_calls)
         self._injected += 1
@@ -157,7 +167,13 @@ def texts(calls: list[Call], chat_id: int | None = None) -> list[str]:
     """Plain texts of messages sent or edited (optionally in one chat)."""
     out = []
     for c in calls:
-        if c.method in ("sendMessage", "editMessageText", "sendDocument", "editMessageCaption", "answerCallbackQuery"):
+        if c.method in (
+            "sendMessage",
+            "editMessageText",
+            "sendDocument",
+            "editMessageCaption",
+            "answerCallbackQuery",
+        ):
             if chat_id is not None and c.chat_id != chat_id:
                 continue
             text = c.plain_text if c.method != "answerCallbackQuery" else c.params.get("text")
@@ -166,4 +182,4 @@ def texts(calls: list[Call], chat_id: int | None = None) -> list[str]:
     return out
 
 
-__all__ = ["BotHarness", "FakeClock", "FakeChat", "FakeUser", "private_chat", "texts"]
+__all__ = ["BotHarness", "FakeChat", "FakeClock", "FakeUser", "private_chat", "texts"]

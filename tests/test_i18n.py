@@ -1,0 +1,95 @@
+"""Catalogues complete and correct; negotiation order; Babel formatting; bidi isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from babel.messages.pofile import read_po
+
+from bot import i18n_tools
+from bot.i18n import FSI, PDI, get_translator, negotiate, normalize_language
+
+
+def test_catalogues_complete_and_in_the_right_script() -> None:
+    problems = i18n_tools.check()
+    assert problems == [], "\n".join(problems[:40])
+
+
+def test_check_catches_broken_translations(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Build a tiny catalogue set with typical mistakes and check that each is reported.
+    import shutil
+
+    locales = tmp_path / "locales"
+    shutil.copytree(i18n_tools.LOCALES_DIR, locales)
+    monkeypatch.setattr(i18n_tools, "LOCALES_DIR", locales)
+    monkeypatch.setattr(i18n_tools, "POT", locales / "messages.pot")
+    path = locales / "ar" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as f:
+        catalog = read_po(f, locale="ar")
+    target = next(m for m in catalog if isinstance(m.id, str) and "{name}" in m.id)
+    target.string = "Welcome {nom}"  # English left, placeholder renamed
+    from babel.messages.pofile import write_po
+
+    with path.open("wb") as f:
+        write_po(f, catalog)
+    problems = "\n".join(i18n_tools.check(("ar",)))
+    assert "placeholders differ" in problems and "right script" in problems
+
+
+@pytest.mark.parametrize(
+    ("lang", "counts"),
+    [
+        ("ar", {0: 0, 1: 1, 2: 2, 3: 3, 10: 3, 11: 4, 99: 4, 100: 5, 102: 5, 103: 3}),
+        ("ti", {0: 0, 1: 0, 2: 1, 5: 1}),
+        ("da", {0: 1, 1: 0, 2: 1}),
+    ],
+)
+def test_plural_slots_follow_cldr(lang: str, counts: dict[int, int]) -> None:
+    t = get_translator(lang)
+    plural = t._gt.plural  # type: ignore[attr-defined]
+    for n, slot in counts.items():
+        assert plural(n) == slot, (lang, n)
+
+
+def test_plural_messages_differ_per_form() -> None:
+    ar = get_translator("ar")
+    forms = {
+        ar.n_("Agenda items due {n} day before a meeting", "Agenda items due {n} days before a meeting", n)
+        for n in (1, 2, 5, 11, 100)
+    }
+    assert len(forms) >= 4
+    da = get_translator("da")
+    assert (
+        "1 dag "
+        in da.n_("Agenda items due {n} day before a meeting", "Agenda items due {n} days before a meeting", 1)
+        + " "
+    )
+    assert "10 dage" in da.n_(
+        "Agenda items due {n} day before a meeting", "Agenda items due {n} days before a meeting", 10
+    )
+
+
+def test_negotiation_order() -> None:
+    assert negotiate("ar", "da", "ti") == "ar"
+    assert negotiate(None, "da-DK", "ti") == "da"
+    assert negotiate(None, "de", "ti") == "ti"
+    assert negotiate(None, "de", None) == "en"
+    assert normalize_language("pt-BR") is None
+
+
+def test_arabic_isolates_latin_pieces_and_escapes_html() -> None:
+    ar = get_translator("ar")
+    text = ar._("Welcome, {name}!", name="<Anna>")
+    assert f"{FSI}&lt;Anna&gt;{PDI}" in text
+    da = get_translator("da")
+    assert FSI not in da._("Welcome, {name}!", name="Anna")
+
+
+def test_dates_in_reader_locale_and_network_timezone() -> None:
+    moment = datetime(2026, 12, 3, 16, 0, tzinfo=UTC)  # 17:00 in Copenhagen (winter)
+    assert get_translator("da").when(moment, "Europe/Copenhagen") == "torsdag den 3. december 2026 17.00"
+    assert "ديسمبر" in get_translator("ar").when(moment, "Europe/Copenhagen")
+    assert "ታሕሳስ" in get_translator("ti").when(moment, "Europe/Copenhagen")
+    summer = datetime(2027, 6, 3, 15, 0, tzinfo=UTC)  # 17:00 in Copenhagen (summer)
+    assert get_translator("da").clock(summer, "Europe/Copenhagen") == "17.00"
