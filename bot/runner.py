@@ -20,6 +20,9 @@ async def serve(settings: Settings) -> None:
     app = build_application(settings)
     services: Services = app.bot_data["services"]
     await app.initialize()
+    # PTB runs post_init/post_shutdown only inside run_polling/run_webhook; this loop is our own.
+    if app.post_init is not None:
+        await app.post_init(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -44,4 +47,6 @@ async def serve(settings: Settings) -> None:
     await app.updater.stop()
     await app.stop()
     await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)
     await web_task

@@ -95,6 +95,9 @@ class BotHarness:
 
         self.app.process_update = tracked  # type: ignore[method-assign]
         await self.app.initialize()
+        # PTB runs post_init/post_shutdown only inside run_polling/run_webhook; we drive the loop ourselves.
+        if self.app.post_init is not None:
+            await self.app.post_init(self.app)
         await self.app.start()
         assert self.app.updater is not None
         await self.app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
@@ -105,6 +108,8 @@ class BotHarness:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+        if self.app.post_shutdown is not None:
+            await self.app.post_shutdown(self.app)
         if self._own_api:
             await self.api.stop()
 
