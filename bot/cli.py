@@ -15,15 +15,11 @@ NO_TOKEN = (
 )
 
 
-def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # httpx logs every request URL, and the URL contains the token: keep it quiet.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def _logging(verbose: bool = False, secrets: tuple[str | None, ...] = ()) -> None:
+    from bot.logging_setup import configure_logging
+
+    # LOG_FORMAT=json|kv|text; the bot token and webhook secret are redacted from every line.
+    configure_logging(verbose=verbose, secrets=secrets)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -34,7 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.bot_token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    _logging(args.verbose)
+    _logging(args.verbose, (settings.bot_token, settings.webhook_secret))
     compile_catalogues()
     if settings.webhook_url:
         from bot.web.webhook import serve_webhook  # type: ignore[import-not-found,unused-ignore]

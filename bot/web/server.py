@@ -6,6 +6,9 @@ routes, so the web layer stays independent of Telegram handlers.
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,15 +23,57 @@ from bot.services import Services
 ROUTE_FACTORIES: list[Callable[[Services], list[BaseRoute]]] = []
 
 
+# How long a Bot API probe (getMe) is trusted: health checks from Docker and load balancers come
+# every few seconds and must not turn into a stream of requests to Telegram.
+BOT_API_PROBE_SECONDS = 5.0
+PROBE_TIMEOUT = 3.0
+
+
+class BotApiProbe:
+    """getMe, cached for a few seconds; concurrent checks share one request."""
+
+    def __init__(self, services: Services, ttl: float = BOT_API_PROBE_SECONDS) -> None:
+        self.services = services
+        self.ttl = ttl
+        self._at = -math.inf
+        self._result = "unknown"
+        self._lock = asyncio.Lock()
+
+    def _bot(self) -> Any:
+        bot = self.services.extra.get("bot")
+        if bot is None and self.services.dispatcher is not None:
+            bot = self.services.dispatcher.bot
+        return bot
+
+    async def check(self) -> str:
+        async with self._lock:
+            if time.monotonic() - self._at < self.ttl:
+                return self._result
+            bot = self._bot()
+            if bot is None:
+                return "not started"
+            try:
+                await asyncio.wait_for(bot.get_me(), PROBE_TIMEOUT)
+                self._result = "ok"
+            except Exception as err:  # the error's kind only: messages may contain URLs
+                self._result = type(err).__name__
+            self._at = time.monotonic()
+            return self._result
+
+
 def create_web_app(services: Services, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    probe = BotApiProbe(services)
+
     async def healthz(_request: Request) -> JSONResponse:
         checks: dict[str, Any] = {}
         try:
-            async with services.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                async with services.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
         except Exception as err:
             checks["database"] = type(err).__name__
+        checks["bot_api"] = await probe.check()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
