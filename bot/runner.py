@@ -85,6 +85,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, **opti
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
     await app.initialize()
+    # PTB runs post_init/post_shutdown only inside run_polling/run_webhook; this loop is our own.
+    if app.post_init is not None:
+        await app.post_init(app)
     web = create_web_app(services)
     server = WebServer(uvicorn_config(web, settings.port))
     await app.start()
@@ -104,4 +107,6 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, **opti
         server.should_exit = True
         await web_task
         await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
         log.info("stopped")

@@ -122,6 +122,9 @@ async def serve_webhook(settings: Settings, *, stop: asyncio.Event | None = None
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
     await app.initialize()
+    # PTB runs post_init/post_shutdown only inside run_polling/run_webhook; this loop is our own.
+    if app.post_init is not None:
+        await app.post_init(app)
     await app.start()
     web_task = asyncio.create_task(server.serve())
     try:
@@ -149,4 +152,6 @@ async def serve_webhook(settings: Settings, *, stop: asyncio.Event | None = None
         if app.running:
             await app.stop()
         await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
         log.info("stopped")
