@@ -48,11 +48,10 @@ def uvicorn_config(web: Any, port: int) -> uvicorn.Config:
     )
 
 
-def finish_dispatch(services: Services) -> None:
-    """Let the dispatcher finish the batch it has claimed, but claim no more.
+async def finish_dispatch(services: Services, timeout: float = 25.0) -> None:
+    """Let the dispatcher finish the sends it has claimed, but claim no more, and wait for it.
 
-    What is still pending stays pending in the database for the next start or another instance;
-    `Application.stop()` then waits for the running dispatcher job to return.
+    What is still pending stays pending in the database for the next start or another instance.
     """
     dispatcher = services.dispatcher
     if dispatcher is None:
@@ -60,12 +59,19 @@ def finish_dispatch(services: Services) -> None:
     request_stop = getattr(dispatcher, "request_stop", None)
     if callable(request_stop):
         request_stop()
-        return
+    else:
 
-    async def claim_nothing(*_args: Any, **_kwargs: Any) -> list[int]:
-        return []
+        async def claim_nothing(*_args: Any, **_kwargs: Any) -> list[Any]:
+            return []
 
-    dispatcher.claim = claim_nothing  # type: ignore[method-assign]
+        dispatcher.claim = claim_nothing  # type: ignore[method-assign]
+    stop = getattr(dispatcher, "stop", None)
+    if callable(stop):
+        try:
+            await asyncio.wait_for(stop(), timeout)
+        except TimeoutError:
+            # What is left `sending` is taken back by another instance once its claim goes stale.
+            log.warning("dispatcher did not finish within %ss; leaving the rest to the next run", timeout)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -101,7 +107,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, **opti
         log.info("stopping: no new updates; finishing in-flight work")
         if app.updater.running:
             await app.updater.stop()
-        finish_dispatch(services)
+        await finish_dispatch(services)
         if app.running:
             await app.stop()  # waits for the updates being handled and the running dispatcher job
         server.should_exit = True

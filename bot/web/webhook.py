@@ -148,7 +148,7 @@ async def serve_webhook(settings: Settings, *, stop: asyncio.Event | None = None
         app.bot_data["webhook_stopping"] = True
         server.should_exit = True
         await web_task
-        finish_dispatch(services)
+        await finish_dispatch(services)
         if app.running:
             await app.stop()
         await app.shutdown()
