@@ -35,8 +35,21 @@ Renderer = Callable[[AsyncSession, m.Notice, Translator], Awaitable[Rendered | N
 # Called after a notice was sent (e.g. remember the message id of a card to edit it later).
 AfterSend = Callable[[AsyncSession, m.Notice, int], Awaitable[None]]
 
+# A notice that is not a message: database work done exactly once when it is due (a broadcast
+# starting fans out to its followers). Runs in a transaction together with marking the row done.
+Action = Callable[[AsyncSession, m.Notice, datetime], Awaitable[None]]
+
 RENDERERS: dict[str, Renderer] = {}
 AFTER_SEND: dict[str, AfterSend] = {}
+ACTIONS: dict[str, Action] = {}
+
+
+def action(kind: str) -> Callable[[Action], Action]:
+    def deco(fn: Action) -> Action:
+        ACTIONS[kind] = fn
+        return fn
+
+    return deco
 
 
 def renderer(kind: str) -> Callable[[Renderer], Renderer]:
