@@ -1,0 +1,107 @@
+"""Event card and lists: model -> text + keyboard, for one reader (their Translator). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from babel import Locale
+
+from bot.db import models as m
+from bot.domain.translations import Texts
+from bot.i18n import Translator
+from bot.render.keyboard import Button, Keyboard, callback
+
+KIND = "ev"
+
+
+def language_name(code: str, t: Translator) -> str:
+    try:
+        return str(Locale.parse(code).get_display_name(t.lang) or code)
+    except Exception:
+        return code
+
+
+def untranslated_note(texts: Texts, t: Translator) -> str:
+    if texts.translated:
+        return ""
+    return t._("Written in {language}; no translation yet.", language=language_name(texts.language, t))
+
+
+def when_line(event: m.Event, tz: str, t: Translator) -> str:
+    text = t.when(event.starts_at, tz)
+    if event.ends_at is not None:
+        text = f"{text}–{t.clock(event.ends_at, tz)}"
+    return text
+
+
+def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: Translator) -> str:
+    f = texts.fields
+    lines = []
+    if event.status == "cancelled":
+        lines.append(t._("❌ <b>Cancelled</b>"))
+    lines.append(t._("📅 <b>{title}</b>", title=f["title"]))
+    lines.append(t._("🕔 {when}", when=when_line(event, network.timezone, t)))
+    if f.get("place"):
+        lines.append(t._("📍 {place}", place=f["place"]))
+    if f.get("description"):
+        lines.append("")
+        lines.append(t._("{description}", description=f["description"]))
+    lines.append("")
+    lines.append(t.n_("✅ {n} going", "✅ {n} going", going))
+    note = untranslated_note(texts, t)
+    if note:
+        lines.append(f"<i>{note}</i>")
+    lines.append(t._("{network} · event {id}", network=network.name, id=str(event.id)))
+    return "\n".join(lines)
+
+
+def card_keyboard(event: m.Event, t: Translator) -> Keyboard | None:
+    if event.status == "cancelled":
+        return None
+    return [
+        [
+            Button(t.plain("Going"), callback(KIND, event.id, "go")),
+            Button(t.plain("Not going"), callback(KIND, event.id, "no")),
+        ],
+        [
+            Button(t.plain("Remind me"), callback(KIND, event.id, "rem")),
+            Button(t.plain("Add to calendar"), callback(KIND, event.id, "ics")),
+        ],
+    ]
+
+
+def list_text(
+    events: Sequence[m.Event],
+    networks: dict[int, m.Network],
+    texts: dict[int, Texts],
+    t: Translator,
+    *,
+    show_network: bool,
+    more: bool,
+) -> str:
+    if not events:
+        return t._("No upcoming events.")
+    lines = [t._("<b>Upcoming events</b>")]
+    for e in events:
+        net = networks[e.network_id]
+        f = texts[e.id].fields
+        line = t._(
+            "• {when} — <b>{title}</b>, {place} (/event_{id})",
+            when=t.when(e.starts_at, net.timezone, "medium"),
+            title=f["title"],
+            place=f["place"],
+            id=str(e.id),
+        )
+        if show_network:
+            line += f" · {t._('{network}', network=net.name)}"
+        lines.append(line)
+    if more:
+        lines.append("")
+        lines.append(t._("More events: use the button below, or see the calendar page."))
+    return "\n".join(lines)
+
+
+def list_keyboard(offset: int, more: bool, t: Translator) -> Keyboard | None:
+    if not more:
+        return None
+    return [[Button(t.plain("More"), callback("evlist", offset, ""))]]

@@ -1,0 +1,146 @@
+"""Public calendar: /n/{slug} (upcoming events as a page in da/ar/ti/en), /n/{slug}.ics (a feed
+phone calendars subscribe to) and /e/{id}.ics (one event)."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+from urllib.parse import quote
+
+from sqlalchemy import or_, select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.db import models as m
+from bot.domain import people
+from bot.domain import translations as tr
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, get_translator, normalize_language
+from bot.render.events import untranslated_note, when_line
+from bot.render.ics import build_calendar
+from bot.services import Services
+from bot.web.server import ROUTE_FACTORIES
+
+PAGE_LIMIT = 200
+# Cancelled events stay in the feed for a while so subscribed calendars see STATUS:CANCELLED.
+FEED_HISTORY = timedelta(days=30)
+FEED_LIMIT = 2000
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    def public(path: str) -> str:
+        base = (services.settings.public_url or "").rstrip("/")
+        return f"{base}{path}"
+
+    async def page(request: Request) -> Response:
+        slug = request.path_params["slug"]
+        if slug.endswith(".ics"):
+            return await feed(request, slug[:-4])
+        async with services.sessionmaker() as session:
+            network = await people.network_by_slug(session, slug)
+            if network is None:
+                return HTMLResponse("<!doctype html><title>404</title><p>Not found</p>", status_code=404)
+            lang = normalize_language(request.query_params.get("lang")) or network.language
+            t = get_translator(lang)
+            now = services.clock()
+            events = list(
+                (
+                    await session.scalars(
+                        select(m.Event)
+                        .where(
+                            m.Event.network_id == network.id,
+                            m.Event.status == "scheduled",
+                            m.Event.starts_at > now,
+                        )
+                        .order_by(m.Event.starts_at, m.Event.id)
+                        .limit(PAGE_LIMIT)
+                    )
+                ).all()
+            )
+            texts = await tr.many_event_texts(session, events, lang)
+        rtl = t.rtl
+        esc = html.escape
+        items = []
+        for e in events:
+            f = texts[e.id].fields
+            note = untranslated_note(texts[e.id], t)
+            items.append(
+                f'<li class="event" id="event-{e.id}"><h2>{esc(f["title"])}</h2>'
+                f'<p class="when">{esc(when_line(e, network.timezone, t))}</p>'
+                f'<p class="place">{esc(f["place"])}</p>'
+                + (f'<p class="description">{esc(f["description"])}</p>' if f["description"] else "")
+                + (f'<p class="note">{note}</p>' if note else "")
+                + f'<p><a href="{esc(public(f"/e/{e.id}.ics"))}">{t._("Add to calendar")}</a></p></li>'
+            )
+        switch = " · ".join(
+            f'<a class="lang" hreflang="{code}" href="?lang={code}">{esc(LANGUAGE_NAMES[code])}</a>'
+            for code in LANGUAGES
+        )
+        empty = f'<p class="empty">{t._("No upcoming events.")}</p>' if not events else ""
+        feed_url = public(f"/n/{quote(network.slug)}.ics")
+        body = f"""<!doctype html>
+<html lang="{lang}" dir="{"rtl" if rtl else "ltr"}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(network.name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 44rem; margin: 1rem auto; padding: 0 1rem;
+  text-align: {"right" if rtl else "left"}; }}
+ul {{ list-style: none; padding: 0; }} li.event {{ border-bottom: 1px solid #ddd; padding: .5rem 0; }}
+h2 {{ margin: .2rem 0; font-size: 1.2rem; }} .note {{ color: #666; font-style: italic; }}
+</style></head>
+<body>
+<nav class="languages">{switch}</nav>
+<h1>{esc(network.name)}</h1>
+<p>{t._("Upcoming events")} · <a href="{esc(feed_url)}">{t._("Subscribe in your calendar")}</a></p>
+{empty}<ul id="events">{"".join(items)}</ul>
+</body></html>"""
+        return HTMLResponse(body)
+
+    async def feed(request: Request, slug: str) -> Response:
+        async with services.sessionmaker() as session:
+            network = await people.network_by_slug(session, slug)
+            if network is None:
+                return Response("not found", status_code=404)
+            now = services.clock()
+            events = (
+                await session.scalars(
+                    select(m.Event)
+                    .where(
+                        m.Event.network_id == network.id,
+                        or_(m.Event.starts_at > now - FEED_HISTORY, m.Event.updated_at > now - FEED_HISTORY),
+                    )
+                    .order_by(m.Event.starts_at)
+                    .limit(FEED_LIMIT)
+                )
+            ).all()
+            data = build_calendar(
+                [(e, network) for e in events],
+                name=network.name,
+                now=now,
+                url_for={e.id: public(f"/n/{network.slug}#event-{e.id}") for e in events},
+            )
+        return Response(data, media_type="text/calendar; charset=utf-8")
+
+    async def one(request: Request) -> Response:
+        raw = request.path_params["event_id"]
+        if not raw.isdigit():
+            return Response("not found", status_code=404)
+        async with services.sessionmaker() as session:
+            event = await session.get(m.Event, int(raw))
+            network = await session.get(m.Network, event.network_id) if event else None
+            if event is None or network is None:
+                return Response("not found", status_code=404)
+            data = build_calendar([(event, network)], name=network.name, now=services.clock())
+        return Response(
+            data,
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="event-{event.id}.ics"'},
+        )
+
+    return [
+        Route("/n/{slug}", page),
+        Route("/e/{event_id}.ics", one),
+    ]
+
+
+ROUTE_FACTORIES.append(routes)

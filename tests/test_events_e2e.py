@@ -1,0 +1,202 @@
+"""End-to-end: events through the real Application and the local Bot API fake."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.db import models as m
+from bot.testing.harness import BotHarness, texts
+
+
+async def _setup(bot: BotHarness):  # type: ignore[no-untyped-def]
+    admin = bot.user(1, "Mette", "da", username="mette")
+    group = bot.group("Integrationsnetværket Rudersdal", admins=[admin])
+    await bot.say(admin, "/setup", group)
+    return admin, group
+
+
+async def _count(bot: BotHarness, model: type) -> int:
+    async with bot.services.sessionmaker() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_oneline_creation_card_and_followers(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    admin, group = await _setup(bot)
+    follower = bot.user(5, "Amal", "ar")
+    await bot.say(follower, "/start net_integrationsnetvaerket-rudersdal")
+    calls = await bot.say(
+        admin, "/newevent Fællesspisning <b> | 3. december kl. 17 | Egebæk Medborgerhus | Alle er velkomne", group
+    )
+    card = next(c for c in calls if c.method == "sendMessage" and c.chat_id == group.id)
+    assert "Fællesspisning <b>" in (card.plain_text or "")
+    assert "<b>Fællesspisning &lt;b&gt;</b>" in card.params["text"]
+    assert "torsdag den 3. december 2026" in (card.plain_text or "")
+    assert [b["text"] for b in card.buttons()] == ["Deltager", "Deltager ikke", "Påmind mig", "Føj til kalender"]
+    await bot.run_due()
+    to_follower = [c for c in bot.api.all_calls if c.method == "sendMessage" and c.chat_id == follower.id]
+    assert to_follower and "Fællesspisning" in (to_follower[-1].plain_text or "")
+    # The follower reads Arabic around the Danish text, with the note that there is no translation.
+    assert "ديسمبر" in (to_follower[-1].plain_text or "")
+    assert await _count(bot, m.Event) == 1
+
+
+async def test_bad_inputs_create_nothing(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    admin, group = await _setup(bot)
+    bad = [
+        "/newevent Fællesspisning | i går kl. 17 | Egebæk",
+        "/newevent Fællesspisning | 2020-01-01 17:00 | Egebæk",
+        "/newevent Fællesspisning | blabla | Egebæk",
+        "/newevent Fællesspisning | 3. december | Egebæk",
+        "/newevent Fællesspisning | 3. december kl. 17",
+        "/newevent " + "x" * 121 + " | 3. december kl. 17 | Egebæk",
+        "/newevent Spil | 3. december kl. 17 | " + "y" * 201,
+        "/newevent Spil | 3. december kl. 17 | Egebæk | " + "z" * 2001,
+        "/newevent  | 3. december kl. 17 | Egebæk",
+    ]
+    for text in bad:
+        replies = texts(await bot.say(admin, text, group))
+        assert replies and replies[0].startswith("⚠️"), (text, replies)
+        assert "kl. 17" in replies[0] or "Egebæk" in replies[0], (text, replies)
+    assert await _count(bot, m.Event) == 0
+
+
+async def test_guided_dialogue_and_private_network_choice(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    admin, group = await _setup(bot)
+    other = bot.group("Lyngby Integrationsråd", admins=[admin])
+    await bot.say(admin, "/setup", other)
+    calls = await bot.say(admin, "/newevent")
+    msg = next(c for c in calls if c.method == "sendMessage")
+    labels = [b["text"] for b in msg.buttons()]
+    assert sorted(labels) == sorted(["Integrationsnetværket Rudersdal", "Lyngby Integrationsråd"])
+    await bot.press(admin, admin.id, msg.message_id, "Lyngby Integrationsråd")
+    await bot.say(admin, "Spilledag uden skærme")
+    refused = texts(await bot.say(admin, "i forgårs"))
+    assert refused[0].startswith("⚠️")
+    await bot.say(admin, "lørdag kl. 13-16")
+    await bot.say(admin, "Lyngby Hovedbibliotek")
+    done = await bot.say(admin, "-")
+    assert any("Spilledag uden skærme" in t for t in texts(done))
+    async with bot.services.sessionmaker() as s:
+        event = await s.scalar(select(m.Event))
+        net = await s.scalar(select(m.Network).where(m.Network.name == "Lyngby Integrationsråd"))
+        assert event is not None and net is not None and event.network_id == net.id
+        assert event.ends_at is not None and event.description == ""
+    await bot.run_due()
+    posted = [c for c in bot.api.all_calls if c.method == "sendMessage" and c.chat_id == other.id]
+    assert any("Spilledag uden skærme" in (c.plain_text or "") for c in posted)
+
+
+async def test_private_without_network(bot: BotHarness) -> None:
+    stranger = bot.user(9, "Yonas", "ti")
+    replies = texts(await bot.say(stranger, "/newevent Test | i morgen kl. 17 | Her"))
+    assert replies[0].startswith("⚠️") and any("\u1200" <= ch <= "\u137f" for ch in replies[0])
+    assert await _count(bot, m.Event) == 0
+
+
+async def test_rsvp_idempotent_and_other_network_refused(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    admin, group = await _setup(bot)
+    calls = await bot.say(admin, "/newevent Temaaften | 3. december kl. 19 | Rådhuset", group)
+    card = next(c for c in calls if c.method == "sendMessage" and c.chat_id == group.id)
+    member = bot.user(2, "Yonas", "ti")
+    first = await bot.press(member, group.id, card.message_id, 1)
+    edits = [c for c in first if c.method == "editMessageText"]
+    assert len(edits) == 1 and "1 deltager" in (edits[0].plain_text or "")
+    again = await bot.press(member, group.id, card.message_id, 1)
+    assert not [c for c in again if c.method == "editMessageText"]
+    async with bot.services.sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(m.Rsvp)) == 1
+    # A forged press from another network's group changes nothing.
+    other_admin = bot.user(3, "Ole", "da")
+    other = bot.group("Andet netværk", admins=[other_admin])
+    await bot.say(other_admin, "/setup", other)
+    async with bot.services.sessionmaker() as s:
+        event = await s.scalar(select(m.Event))
+        assert event is not None
+    forged = await bot.press(other_admin, other.id, card.message_id, f"ev:{event.id}:go", data=True)
+    assert any(c.method == "answerCallbackQuery" for c in forged)
+    assert not [c for c in forged if c.method == "editMessageText"]
+    missing = await bot.press(member, group.id, card.message_id, "ev:99999:go", data=True)
+    assert not [c for c in missing if c.method == "editMessageText"]
+    async with bot.services.sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(m.Rsvp)) == 1
+    # Add to calendar sends an .ics file privately.
+    ics_calls = await bot.press(member, group.id, card.message_id, 4)
+    doc = next(c for c in ics_calls if c.method == "sendDocument")
+    assert doc.chat_id == member.id and b"BEGIN:VEVENT" in doc.params["document"].content
+    # Remind me plans reminders.
+    await bot.press(member, group.id, card.message_id, 3)
+    async with bot.services.sessionmaker() as s:
+        n = await s.scalar(select(func.count()).select_from(m.Notice).where(m.Notice.kind == "event_reminder"))
+        assert n and n >= 1
+
+
+async def test_cancel_and_edit_notices(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    admin, group = await _setup(bot)
+    follower = bot.user(5, "Amal", "ar")
+    await bot.say(follower, "/start net_integrationsnetvaerket-rudersdal")
+    calls = await bot.say(admin, "/newevent Infomøde | 3. december kl. 17 | Rådhuset", group)
+    card = next(c for c in calls if c.method == "sendMessage" and c.chat_id == group.id)
+    goer = bot.user(2, "Yonas", "ti")
+    await bot.say(goer, "/start")
+    await bot.press(goer, group.id, card.message_id, 1)
+    await bot.run_due()
+    async with bot.services.sessionmaker() as s:
+        event = await s.scalar(select(m.Event))
+        assert event is not None
+        eid = event.id
+    # Not allowed for someone else.
+    refused = texts(await bot.say(goer, f"/cancelevent {eid}", group))
+    assert refused[0].startswith("⚠️")
+    start = len(bot.api.all_calls)
+    texts(await bot.say(admin, f"/editevent {eid} place Egebæk Medborgerhus", group))
+    await bot.run_due()
+    sent = [c for c in bot.api.all_calls[start:] if c.method == "sendMessage" and c.chat_id == goer.id]
+    assert sent and "Egebæk Medborgerhus" in (sent[-1].plain_text or "")
+    start = len(bot.api.all_calls)
+    await bot.say(admin, f"/editevent {eid} when 4. december kl. 18", group)
+    await bot.run_due()
+    sent = [c for c in bot.api.all_calls[start:] if c.method == "sendMessage" and c.chat_id == goer.id]
+    assert sent and "4" in (sent[-1].plain_text or "")
+    start = len(bot.api.all_calls)
+    await bot.say(admin, f"/cancelevent {eid}", group)
+    await bot.run_due()
+    told = {c.chat_id for c in bot.api.all_calls[start:] if c.method == "sendMessage"}
+    assert goer.id in told and follower.id in told
+    async with bot.services.sessionmaker() as s:
+        event = await s.get(m.Event, eid)
+        assert event is not None and event.status == "cancelled" and event.sequence == 3
+        pending = await s.scalar(
+            select(func.count())
+            .select_from(m.Notice)
+            .where(m.Notice.kind == "event_reminder", m.Notice.state == "pending")
+        )
+        assert pending == 0
+    # Pressing the cancelled card is refused.
+    late = await bot.press(goer, group.id, card.message_id, f"ev:{eid}:go", data=True)
+    assert any(c.method == "answerCallbackQuery" and c.params.get("show_alert") for c in late)
+
+
+async def test_events_list_and_event_link(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    admin, group = await _setup(bot)
+    for day in (5, 3, 4):
+        await bot.say(admin, f"/newevent Aften {day} | {day}. december kl. 17 | Rådhuset", group)
+    listing = texts(await bot.say(admin, "/events", group))[0]
+    assert listing.index("Aften 3") < listing.index("Aften 4") < listing.index("Aften 5")
+    follower = bot.user(5, "Amal", "en")
+    await bot.say(follower, "/start net_integrationsnetvaerket-rudersdal")
+    private = texts(await bot.say(follower, "/events"))[0]
+    assert "Aften 3" in private
+    async with bot.services.sessionmaker() as s:
+        eid = await s.scalar(select(m.Event.id).where(m.Event.title == "Aften 4"))
+    shown = texts(await bot.say(follower, f"/start ev_{eid}"))[0]
+    assert "Aften 4" in shown and "Written in Danish" in shown
+    shown = texts(await bot.say(follower, f"/event {eid}"))[0]
+    assert "Aften 4" in shown
+    bad = texts(await bot.say(follower, "/event abc"))[0]
+    assert bad.startswith("⚠️") and "/event 12" in bad
