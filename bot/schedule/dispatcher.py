@@ -255,6 +255,13 @@ class Dispatcher:
     async def _prepare(self, jobs: list[_Job]) -> list[_Job]:
         """Run actions, render messages (one session for the batch); returns the jobs to send."""
         out: list[_Job] = []
+        # Actions first, each in its own transaction (on SQLite a second open session would wait
+        # for the first's write lock).
+        for job in [j for j in jobs if j.kind in ACTIONS]:
+            await self._run_action(job, ACTIONS[job.kind])
+        jobs = [j for j in jobs if j.kind not in ACTIONS]
+        if not jobs:
+            return out
         async with self.services.sessionmaker() as session:
             notices = {
                 n.id: n
@@ -285,12 +292,6 @@ class Dispatcher:
                 if notice is None:
                     self._held.discard(job.id)
                     continue
-                act = ACTIONS.get(job.kind)
-                if act is not None:
-                    # Database-only work (a broadcast starting): done in its own transaction with
-                    # the row's state, so it happens exactly once.
-                    await self._run_action(job, act)
-                    continue
                 try:
                     person = persons.get(notice.person_id) if notice.person_id else None
                     network = networks.get(notice.network_id) if notice.network_id else None
@@ -310,6 +311,8 @@ class Dispatcher:
         return out
 
     async def _run_action(self, job: _Job, act: Any) -> None:
+        """Database-only work (a broadcast starting), done in one transaction with marking the row
+        sent, so it happens exactly once."""
         try:
             async with self.services.sessionmaker() as session:
                 notice = await session.get(m.Notice, job.id)
