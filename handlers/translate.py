@@ -11,7 +11,7 @@ from bot.db import models as m
 from bot.domain import translations as tr
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_
-from bot.render.events import language_name
+from bot.render.events import language_name, value
 from handlers.common import Ctx, handler
 from handlers.dialogue import Form, Step, begin, register_form
 
@@ -85,16 +85,17 @@ async def translate(ctx: Ctx) -> None:
         language=language_name(lang, ctx.t),
     )
     if isinstance(obj, m.Event):
-        original = ctx.t._(
-            "<b>{title}</b>\n📍 {place}\n{description}",
-            title=obj.title,
-            place=obj.place,
-            description=obj.description or "—",
+        original = "\n".join(
+            [
+                f"<b>{value(ctx.t, obj.title)}</b>",
+                f"📍 {value(ctx.t, obj.place)}",
+                value(ctx.t, obj.description or "—"),
+            ]
         )
         await ctx.reply(f"{head}\n\n{original}")
         await begin(ctx, "translate_event", data)
     else:
-        await ctx.reply(f"{head}\n\n{ctx.t._('{text}', text=obj.text)}")
+        await ctx.reply(f"{head}\n\n{value(ctx.t, obj.text)}")
         await begin(ctx, "translate_broadcast", data)
 
 

@@ -26,13 +26,20 @@ async def test_oneline_creation_card_and_followers(clocked_bot: BotHarness) -> N
     follower = bot.user(5, "Amal", "ar")
     await bot.say(follower, "/start net_integrationsnetvaerket-rudersdal")
     calls = await bot.say(
-        admin, "/newevent Fællesspisning <b> | 3. december kl. 17 | Egebæk Medborgerhus | Alle er velkomne", group
+        admin,
+        "/newevent Fællesspisning <b> | 3. december kl. 17 | Egebæk Medborgerhus | Alle er velkomne",
+        group,
     )
     card = next(c for c in calls if c.method == "sendMessage" and c.chat_id == group.id)
     assert "Fællesspisning <b>" in (card.plain_text or "")
     assert "<b>Fællesspisning &lt;b&gt;</b>" in card.params["text"]
     assert "torsdag den 3. december 2026" in (card.plain_text or "")
-    assert [b["text"] for b in card.buttons()] == ["Deltager", "Deltager ikke", "Påmind mig", "Føj til kalender"]
+    assert [b["text"] for b in card.buttons()] == [
+        "Deltager",
+        "Deltager ikke",
+        "Påmind mig",
+        "Føj til kalender",
+    ]
     await bot.run_due()
     to_follower = [c for c in bot.api.all_calls if c.method == "sendMessage" and c.chat_id == follower.id]
     assert to_follower and "Fællesspisning" in (to_follower[-1].plain_text or "")
@@ -112,11 +119,13 @@ async def test_rsvp_idempotent_and_other_network_refused(clocked_bot: BotHarness
     # A forged press from another network's group changes nothing.
     other_admin = bot.user(3, "Ole", "da")
     other = bot.group("Andet netværk", admins=[other_admin])
-    await bot.say(other_admin, "/setup", other)
+    setup_calls = await bot.say(other_admin, "/setup", other)
+    other_msg = next(c for c in setup_calls if c.method == "sendMessage").message_id
+    assert other_msg is not None
     async with bot.services.sessionmaker() as s:
         event = await s.scalar(select(m.Event))
         assert event is not None
-    forged = await bot.press(other_admin, other.id, card.message_id, f"ev:{event.id}:go", data=True)
+    forged = await bot.press(other_admin, other.id, other_msg, f"ev:{event.id}:go", data=True)
     assert any(c.method == "answerCallbackQuery" for c in forged)
     assert not [c for c in forged if c.method == "editMessageText"]
     missing = await bot.press(member, group.id, card.message_id, "ev:99999:go", data=True)
@@ -130,7 +139,9 @@ async def test_rsvp_idempotent_and_other_network_refused(clocked_bot: BotHarness
     # Remind me plans reminders.
     await bot.press(member, group.id, card.message_id, 3)
     async with bot.services.sessionmaker() as s:
-        n = await s.scalar(select(func.count()).select_from(m.Notice).where(m.Notice.kind == "event_reminder"))
+        n = await s.scalar(
+            select(func.count()).select_from(m.Notice).where(m.Notice.kind == "event_reminder")
+        )
         assert n and n >= 1
 
 

@@ -153,6 +153,8 @@ def test_other_timezone() -> None:
         "7. september 2017 kl. 17.00 til 19.00",  # past
         "2026-02-01 10:00",  # past
         "i dag kl. 9",  # earlier today
+        "i går kl. 17",
+        "yesterday 6pm",
         "2099-01-01 10:00",  # too far ahead
         "onsdag den 7. maj kl. 17",  # weekday does not match the date
     ],

@@ -61,6 +61,13 @@ for _num, _names in enumerate(
         WEEKDAYS[_n] = _num
 
 RELATIVE_DAYS = {
+    "i går": -1,
+    "igår": -1,
+    "yesterday": -1,
+    "أمس": -1,
+    "امس": -1,
+    "البارحة": -1,
+    "i forgårs": -2,
     "i dag": 0,
     "idag": 0,
     "today": 0,
@@ -358,7 +365,7 @@ def parse_span(text: str, tz: str, now: datetime, lang: str | None = None) -> Wh
         if local is None:
             raise _bad(text)
         result = _localize(local.date(), local.time(), zone)
-        if result <= now and not re.search(r"\d{4}", cleaned) and local.date() <= today:
+        if result <= now and not re.search(r"\d{4}", cleaned) and local.date() == today:
             # dateparser gave today for a weekday or time already passed; people mean the next one.
             result = _localize(
                 local.date() + timedelta(days=7 if weekday is not None else 1), local.time(), zone

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 from babel import Locale
 
 from bot.db import models as m
 from bot.domain.translations import Texts
-from bot.i18n import Translator
+from bot.i18n import Translator, isolate
 from bot.render.keyboard import Button, Keyboard, callback
 
 KIND = "ev"
@@ -19,6 +20,12 @@ def language_name(code: str, t: Translator) -> str:
         return str(Locale.parse(code).get_display_name(t.lang) or code)
     except Exception:
         return code
+
+
+def value(t: Translator, text: str) -> str:
+    """A user's text inside a message: escaped, and isolated in right-to-left languages."""
+    escaped = html.escape(text, quote=False)
+    return isolate(escaped) if t.rtl else escaped
 
 
 def untranslated_note(texts: Texts, t: Translator) -> str:
@@ -39,13 +46,13 @@ def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: T
     lines = []
     if event.status == "cancelled":
         lines.append(t._("❌ <b>Cancelled</b>"))
-    lines.append(t._("📅 <b>{title}</b>", title=f["title"]))
-    lines.append(t._("🕔 {when}", when=when_line(event, network.timezone, t)))
+    lines.append(f"📅 <b>{value(t, f['title'])}</b>")
+    lines.append(f"🕔 {value(t, when_line(event, network.timezone, t))}")
     if f.get("place"):
-        lines.append(t._("📍 {place}", place=f["place"]))
+        lines.append(f"📍 {value(t, f['place'])}")
     if f.get("description"):
         lines.append("")
-        lines.append(t._("{description}", description=f["description"]))
+        lines.append(value(t, f["description"]))
     lines.append("")
     lines.append(t.n_("✅ {n} going", "✅ {n} going", going))
     note = untranslated_note(texts, t)
@@ -93,7 +100,7 @@ def list_text(
             id=str(e.id),
         )
         if show_network:
-            line += f" · {t._('{network}', network=net.name)}"
+            line += f" · {value(t, net.name)}"
         lines.append(line)
     if more:
         lines.append("")
