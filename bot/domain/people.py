@@ -296,4 +296,23 @@ async def forget_person(session: AsyncSession, person: m.Person) -> None:
         await session.execute(delete(table).where(column == pid))
     await session.execute(delete(m.Notice).where(m.Notice.chat_id == person.tg_id))
     await session.execute(delete(m.Dialogue).where(m.Dialogue.user_tg_id == person.tg_id))
+    await _forget_everywhere(session, person)
     await session.execute(delete(m.Person).where(m.Person.id == pid))
+
+
+async def _forget_everywhere(session: AsyncSession, person: m.Person) -> None:
+    """Catch-all over every table (tables added later included): a column naming the person is
+    cleared when it may be empty (with the message id beside a chat id), else the row goes."""
+    from bot.domain.privacy import person_columns
+
+    for table in reversed(m.Base.metadata.sorted_tables):
+        for col, kind in person_columns(table):
+            value = person.id if kind == "id" else person.tg_id
+            if col.nullable:
+                values: dict[str, Any] = {col.name: None}
+                sibling = col.name[: -len("chat_id")] + "message_id" if col.name.endswith("chat_id") else ""
+                if sibling and sibling in table.c and table.c[sibling].nullable:
+                    values[sibling] = None
+                await session.execute(update(table).where(col == value).values(values))
+            else:
+                await session.execute(delete(table).where(col == value))
