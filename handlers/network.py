@@ -136,6 +136,11 @@ async def _apply_setting(ctx: Ctx, words: list[str]) -> str:
             raise UserError(N_("That language is not available. Choose Dansk, العربية, ትግርኛ or English."))
         network.language = lang
         return N_("Saved.")
+    if key == "vote":
+        from bot.domain.votes import set_network_defaults
+
+        await set_network_defaults(network, rest)
+        return N_("Saved.")
     if key == "rules":
         (
             network.agenda_deadline_days,

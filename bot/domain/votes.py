@@ -1,0 +1,540 @@
+"""Show-of-hands votes: opening, ballots, rules, closing, hand counts. Pure database logic.
+
+A vote is open until a coordinator closes it, its deadline passes (a `vote_close` notice, so the
+database decides and a restart loses nothing) or a hand count from the room is recorded. One ballot
+per voter is enforced by the database (unique vote+person, INSERT … ON CONFLICT DO UPDATE), so
+hundreds of simultaneous presses each count exactly once, and the last press of a person wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import models as m
+from bot.domain import people
+from bot.domain.decisions import record_decision
+from bot.domain.errors import NotAllowed, NotFound, UserError
+from bot.i18n import N_
+from bot.schedule import notices
+
+CHOICES = ("for", "against", "abstain")
+# One letter in callback data keeps it short: `vote:{id}:f`.
+CHOICE_CODES = {"f": "for", "a": "against", "x": "abstain"}
+CODE_OF = {v: k for k, v in CHOICE_CODES.items()}
+RULES = ("majority", "two_thirds")
+CLOSE_KIND = "vote_close"
+MAX_QUESTION = 300
+MAX_VOTERS = 200
+MAX_HANDS = 100_000
+
+EXAMPLE = N_("/vote Shall we hold the summer party on 21 June? | until Friday 18:00 | two-thirds | quorum 5")
+
+
+@dataclass
+class VoteOptions:
+    """What a coordinator may add after the question, each in its own `| …` field."""
+
+    deadline: datetime | None = None
+    rule: str | None = None  # None: the network's default
+    quorum: int | None = None
+    quorum_attending: bool = False
+    voters: list[int] = field(default_factory=list)  # person ids; empty: every member
+    agenda_item_id: int | None = None
+    meeting_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Tally:
+    for_: int
+    against: int
+    abstain: int
+    names: dict[str, list[str]] = field(default_factory=dict)
+    by_hand: bool = False
+
+    @property
+    def cast(self) -> int:
+        return self.for_ + self.against + self.abstain
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: str  # adopted | rejected | tie | no_quorum
+    decided_by: str  # majority | two_thirds | quorum
+    quorum_needed: int | None
+
+
+# --- the rules (pure) ------------------------------------------------------------------------
+
+
+def decide(rule: str, for_: int, against: int, abstain: int, quorum_needed: int | None = None) -> Result:
+    """Apply a rule to counts. Abstentions count towards the quorum but not towards the majority.
+
+    majority: adopted when more vote for than against; two_thirds: adopted when those for are at least
+    two thirds of those for and against. Equal for and against is a tie, which is never adopted."""
+    cast = for_ + against + abstain
+    if quorum_needed is not None and cast < quorum_needed:
+        return Result("no_quorum", "quorum", quorum_needed)
+    if for_ == against:
+        return Result("tie", rule, quorum_needed)
+    adopted = 3 * for_ >= 2 * (for_ + against) if rule == "two_thirds" else for_ > against
+    return Result("adopted" if adopted else "rejected", rule, quorum_needed)
+
+
+# --- parsing the one-line form ----------------------------------------------------------------
+
+_RULE_WORDS = {
+    "two-thirds": "two_thirds",
+    "two thirds": "two_thirds",
+    "two_thirds": "two_thirds",
+    "2/3": "two_thirds",
+    "to tredjedele": "two_thirds",
+    "to-tredjedele": "two_thirds",
+    "majority": "majority",
+    "simple majority": "majority",
+    "simpelt flertal": "majority",
+    "flertal": "majority",
+}
+
+
+def parse_rule(text: str) -> str | None:
+    return _RULE_WORDS.get(" ".join(text.lower().split()))
+
+
+def parse_quorum_number(text: str) -> int:
+    text = text.strip()
+    if not text.isdigit() or not 1 <= int(text) <= 10_000:
+        raise UserError(
+            N_(
+                "The quorum must be a whole number of votes from 1 to 10000, or “attending”. Example: {example}"
+            ),
+            example="| quorum 5",
+        )
+    return int(text)
+
+
+async def parse_options(
+    session: AsyncSession,
+    network: m.Network,
+    fields: Sequence[str],
+    now: datetime,
+    lang: str | None,
+) -> VoteOptions:
+    """Parse `until …`, `two-thirds`, `quorum 5`, `quorum attending`, `voters @a @b`, `item 7`."""
+    from bot.domain.when import parse_when
+
+    opts = VoteOptions()
+    for raw in fields:
+        text = " ".join(raw.split())
+        low = text.lower()
+        if not text:
+            continue
+        head, _, rest = text.partition(" ")
+        key = head.lower()
+        if key in ("until", "indtil", "deadline", "frist"):
+            if not rest:
+                raise UserError(
+                    N_("Write when the vote closes. Example: {example}"), example="| until Friday 18:00"
+                )
+            opts.deadline = parse_when(rest, network.timezone, now, lang)
+        elif parse_rule(low) is not None:
+            opts.rule = parse_rule(low)
+        elif key in ("quorum", "beslutningsdygtig"):
+            if rest.lower() in ("attending", "present", "fremmødte", "tilstede", "til stede"):
+                opts.quorum_attending = True
+                opts.quorum = None
+            else:
+                opts.quorum = parse_quorum_number(rest)
+                opts.quorum_attending = False
+        elif key in ("voters", "stemmeberettigede"):
+            refs = rest.replace(",", " ").split()
+            if not refs:
+                raise UserError(
+                    N_("Name the voters. Example: {example}"), example="| voters @mette @yonas @amal"
+                )
+            if len(refs) > MAX_VOTERS:
+                raise UserError(N_("At most {limit} named voters."), limit=MAX_VOTERS)
+            ids: list[int] = []
+            for ref in refs:
+                person = await people.find_person_in_network(session, network, ref)
+                if person.id not in ids:
+                    ids.append(person.id)
+            opts.voters = ids
+        elif key in ("item", "punkt"):
+            opts.agenda_item_id, opts.meeting_id = await _agenda_item(session, network, rest)
+        elif key in ("meeting", "møde"):
+            opts.meeting_id = await _meeting(session, network, rest)
+        else:
+            raise UserError(
+                N_("I did not understand “{text}”. Example: {example}"), text=text[:60], example=EXAMPLE
+            )
+    if opts.quorum_attending and opts.meeting_id is None:
+        raise UserError(
+            N_("“quorum attending” needs a meeting: add the agenda item, for example: {example}"),
+            example="| item 12 | quorum attending",
+        )
+    return opts
+
+
+async def _agenda_item(session: AsyncSession, network: m.Network, text: str) -> tuple[int, int]:
+    ref = text.strip().lstrip("#")
+    if not ref.isdigit() or len(ref) > 12:
+        raise UserError(N_("Write the agenda item's number. Example: {example}"), example="| item 12")
+    row = (
+        await session.execute(
+            select(m.AgendaItem.id, m.AgendaItem.meeting_id)
+            .join(m.Meeting, m.Meeting.id == m.AgendaItem.meeting_id)
+            .where(m.AgendaItem.id == int(ref), m.Meeting.network_id == network.id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(N_("There is no agenda item {id} in this network. /agenda shows them."), id=ref)
+    return int(row[0]), int(row[1])
+
+
+async def _meeting(session: AsyncSession, network: m.Network, text: str) -> int:
+    ref = text.strip().lstrip("#")
+    if not ref.isdigit() or len(ref) > 12:
+        raise UserError(N_("Write the meeting's number. Example: {example}"), example="| meeting 3")
+    meeting_id = await session.scalar(
+        select(m.Meeting.id).where(m.Meeting.id == int(ref), m.Meeting.network_id == network.id)
+    )
+    if meeting_id is None:
+        raise NotFound(N_("There is no meeting {id} in this network. /meetings shows them."), id=ref)
+    return int(meeting_id)
+
+
+# --- opening ---------------------------------------------------------------------------------
+
+
+def check_question(text: str) -> str:
+    question = " ".join(text.split())
+    if not question:
+        raise UserError(N_("Write the question to vote on. Example: {example}"), example=EXAMPLE)
+    if len(question) > MAX_QUESTION:
+        raise UserError(
+            N_("The question is too long ({length} characters; at most {limit})."),
+            length=len(question),
+            limit=MAX_QUESTION,
+        )
+    return question
+
+
+async def open_vote(
+    session: AsyncSession,
+    network: m.Network,
+    creator: m.Person | None,
+    question: str,
+    options: VoteOptions,
+    now: datetime,
+) -> m.Vote:
+    question = check_question(question)
+    if options.deadline is not None and options.deadline <= now:
+        raise UserError(
+            N_("The deadline has already passed. Example: {example}"), example="| until Friday 18:00"
+        )
+    vote = m.Vote(
+        network_id=network.id,
+        meeting_id=options.meeting_id,
+        agenda_item_id=options.agenda_item_id,
+        question=question,
+        created_by=creator.id if creator else None,
+        chat_id=network.chat_id,
+        deadline=options.deadline,
+        status="open",
+        rule=options.rule or network.vote_rule or "majority",
+        quorum=options.quorum if (options.quorum or options.quorum_attending) else network.vote_quorum,
+        quorum_attending=options.quorum_attending,
+        restricted=bool(options.voters),
+        revision=0,
+        shown_revision=0,
+        created_at=now,
+    )
+    if options.quorum_attending:
+        vote.quorum = None
+    session.add(vote)
+    await session.flush()
+    for person_id in options.voters:
+        session.add(m.VoteVoter(vote_id=vote.id, person_id=person_id))
+    if options.deadline is not None:
+        await notices.enqueue(
+            session,
+            kind=CLOSE_KIND,
+            dedup_key=f"{CLOSE_KIND}:{vote.id}",
+            chat_id=network.chat_id,
+            due_at=options.deadline,
+            network_id=network.id,
+            ref_id=vote.id,
+        )
+    return vote
+
+
+async def set_message(session: AsyncSession, vote: m.Vote, chat_id: int, message_id: int) -> None:
+    vote.chat_id = chat_id
+    vote.message_id = message_id
+
+
+# --- ballots ---------------------------------------------------------------------------------
+
+
+async def vote_in_network(session: AsyncSession, vote_id: int, network: m.Network | None) -> m.Vote:
+    """The vote, if it belongs to this network; a forged or stale button changes nothing."""
+    vote = await session.get(m.Vote, vote_id)
+    if vote is None or network is None or vote.network_id != network.id:
+        raise NotFound(N_("This button no longer works."))
+    return vote
+
+
+async def may_vote(session: AsyncSession, vote: m.Vote, person: m.Person) -> bool:
+    if vote.restricted:
+        return bool(
+            await session.scalar(
+                select(m.VoteVoter.id).where(
+                    m.VoteVoter.vote_id == vote.id, m.VoteVoter.person_id == person.id
+                )
+            )
+        )
+    row = await session.scalar(
+        select(m.Membership.is_member).where(
+            m.Membership.network_id == vote.network_id, m.Membership.person_id == person.id
+        )
+    )
+    return bool(row)
+
+
+@dataclass(frozen=True)
+class Press:
+    choice: str
+    previous: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.choice != self.previous
+
+
+async def cast_ballot(
+    session: AsyncSession, vote: m.Vote, person: m.Person, choice: str, now: datetime
+) -> Press:
+    """Record a press. The same choice again changes nothing (no write); another choice replaces it."""
+    if choice not in CHOICES:
+        raise NotFound(N_("This button no longer works."))
+    if vote.status != "open":
+        raise UserError(N_("This vote is closed. Presses no longer count."))
+    if not await may_vote(session, vote, person):
+        raise NotAllowed(N_("Only the named voters can vote on this question."))
+    previous = await session.scalar(
+        select(m.Ballot.choice).where(m.Ballot.vote_id == vote.id, m.Ballot.person_id == person.id)
+    )
+    if previous == choice:
+        return Press(choice, previous)
+    # Bumping the revision of an open vote first takes the vote's row lock (PostgreSQL), so a close
+    # running at the same moment waits for this ballot and counts it, or this press sees it closed.
+    bumped = await session.execute(
+        update(m.Vote)
+        .where(m.Vote.id == vote.id, m.Vote.status == "open")
+        .values(revision=m.Vote.revision + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not bumped.rowcount:  # type: ignore[attr-defined]
+        raise UserError(N_("This vote is closed. Presses no longer count."))
+    stmt = people.insert_for(session, m.Ballot.__table__).values(
+        vote_id=vote.id, person_id=person.id, choice=choice, updated_at=now
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["vote_id", "person_id"],
+            set_={"choice": stmt.excluded.choice, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+    return Press(choice, previous)
+
+
+async def tally(session: AsyncSession, vote: m.Vote) -> Tally:
+    """Counts and names per choice; a recorded hand count replaces the buttons' counts."""
+    rows = await session.execute(
+        select(m.Ballot.choice, m.Person)
+        .join(m.Person, m.Person.id == m.Ballot.person_id)
+        .where(m.Ballot.vote_id == vote.id)
+        .order_by(m.Ballot.updated_at, m.Ballot.id)
+    )
+    names: dict[str, list[str]] = {c: [] for c in CHOICES}
+    for choice, person in rows:
+        if choice in names:
+            names[choice].append(person.display_name)
+    if vote.hand_for is not None:
+        return Tally(vote.hand_for, vote.hand_against or 0, vote.hand_abstain or 0, names=names, by_hand=True)
+    return Tally(len(names["for"]), len(names["against"]), len(names["abstain"]), names=names)
+
+
+async def quorum_needed(session: AsyncSession, vote: m.Vote) -> int | None:
+    """The votes needed: a number, or more than half of those recorded attending the meeting."""
+    if vote.quorum_attending and vote.meeting_id is not None:
+        attending = await session.scalar(
+            select(func.count())
+            .select_from(m.Attendance)
+            .where(m.Attendance.meeting_id == vote.meeting_id, m.Attendance.status == "attending")
+        )
+        return int(attending or 0) // 2 + 1
+    return vote.quorum
+
+
+async def attending_count(session: AsyncSession, vote: m.Vote) -> int | None:
+    if not vote.quorum_attending or vote.meeting_id is None:
+        return None
+    n = await session.scalar(
+        select(func.count())
+        .select_from(m.Attendance)
+        .where(m.Attendance.meeting_id == vote.meeting_id, m.Attendance.status == "attending")
+    )
+    return int(n or 0)
+
+
+# --- closing ---------------------------------------------------------------------------------
+
+
+async def latest_open(session: AsyncSession, network: m.Network) -> m.Vote:
+    vote = await session.scalar(
+        select(m.Vote)
+        .where(m.Vote.network_id == network.id, m.Vote.status == "open")
+        .order_by(m.Vote.created_at.desc(), m.Vote.id.desc())
+        .limit(1)
+    )
+    if vote is None:
+        raise NotFound(N_("There is no open vote in this network."))
+    return vote
+
+
+async def find_vote(session: AsyncSession, network: m.Network, ref: str) -> m.Vote:
+    ref = ref.strip().lstrip("#")
+    if not ref.isdigit() or len(ref) > 12:
+        raise UserError(N_("Write the vote's number. Example: {example}"), example="/closevote 12")
+    vote = await session.get(m.Vote, int(ref))
+    if vote is None or vote.network_id != network.id:
+        raise NotFound(N_("There is no vote {id} in this network."), id=ref)
+    return vote
+
+
+async def close_vote(
+    session: AsyncSession, vote: m.Vote, now: datetime, *, closed_by: str
+) -> tuple[Result, Tally, m.Decision]:
+    """Close an open vote, apply its rule and write the decision. `closed_by`: coordinator | deadline |
+    handcount."""
+    # Only one closer wins (a coordinator and the deadline at the same moment); on PostgreSQL this
+    # waits for presses holding the row, so every ballot committed before the close is counted.
+    closed = await session.execute(
+        update(m.Vote)
+        .where(m.Vote.id == vote.id, m.Vote.status == "open")
+        .values(status="closed", closed_at=now, revision=m.Vote.revision + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not closed.rowcount:  # type: ignore[attr-defined]
+        raise UserError(N_("Vote {id} is already closed."), id=vote.id)
+    await session.refresh(vote)
+    counts = await tally(session, vote)
+    needed = await quorum_needed(session, vote)
+    result = decide(vote.rule, counts.for_, counts.against, counts.abstain, needed)
+    vote.outcome = result.outcome
+    details: dict[str, Any] = {
+        "for": counts.for_,
+        "against": counts.against,
+        "abstain": counts.abstain,
+        "rule": vote.rule,
+        "decided_by": result.decided_by,
+        "quorum": needed,
+        "attending": await attending_count(session, vote),
+        "by_hand": counts.by_hand,
+        "closed_by": closed_by,
+    }
+    decision = await record_decision(
+        session,
+        network_id=vote.network_id,
+        kind="vote",
+        text=vote.question,
+        outcome=result.outcome,
+        decided_at=now,
+        meeting_id=vote.meeting_id,
+        agenda_item_id=vote.agenda_item_id,
+        vote_id=vote.id,
+        details=details,
+    )
+    if closed_by != "deadline":
+        await notices.cancel_pending(session, kind=CLOSE_KIND, ref_id=vote.id)
+    return result, counts, decision
+
+
+def parse_hands(words: Sequence[str]) -> tuple[str, int, int, int]:
+    """`{id} {for} {against} {abstain}` with whole numbers."""
+    if len(words) != 4 or not all(w.isdigit() and len(w) <= 6 for w in words):
+        raise UserError(
+            N_("Write the vote's number and three counts: for, against, abstain. Example: {example}"),
+            example="/handcount 12 14 3 1",
+        )
+    vote_ref, *counts = words
+    for_, against, abstain = (int(c) for c in counts)
+    if max(for_, against, abstain) > MAX_HANDS:
+        raise UserError(N_("Those numbers are too large. Example: {example}"), example="/handcount 12 14 3 1")
+    return vote_ref, for_, against, abstain
+
+
+async def record_hand_count(
+    session: AsyncSession, vote: m.Vote, for_: int, against: int, abstain: int, now: datetime
+) -> tuple[Result, Tally, m.Decision]:
+    """An in-room show of hands: its counts replace the buttons' and the vote closes."""
+    if vote.status != "open":
+        raise UserError(N_("Vote {id} is already closed."), id=vote.id)
+    if for_ + against + abstain == 0:
+        raise UserError(N_("No hands were counted. Example: {example}"), example="/handcount 12 14 3 1")
+    vote.hand_for, vote.hand_against, vote.hand_abstain = for_, against, abstain
+    await session.flush()
+    return await close_vote(session, vote, now, closed_by="handcount")
+
+
+async def decision_of(session: AsyncSession, vote: m.Vote) -> m.Decision | None:
+    return await session.scalar(
+        select(m.Decision)
+        .where(m.Decision.vote_id == vote.id, m.Decision.kind == "vote")
+        .order_by(m.Decision.id.desc())
+        .limit(1)
+    )
+
+
+async def close_due(session: AsyncSession, vote_id: int, now: datetime) -> m.Vote | None:
+    """The deadline notice: close the vote if it is still open. Returns the vote when its result is
+    to be announced by this notice (also on a retry after a failed send), else None."""
+    vote = await session.get(m.Vote, vote_id)
+    if vote is None:
+        return None
+    if vote.status == "open":
+        await close_vote(session, vote, now, closed_by="deadline")
+        return vote
+    decision = await decision_of(session, vote)
+    if decision is not None and decision.details.get("closed_by") == "deadline":
+        return vote
+    return None
+
+
+async def set_network_defaults(network: m.Network, words: Sequence[str]) -> None:
+    """`/settings vote two-thirds`, `/settings vote majority`, `/settings vote quorum 5|none`."""
+    text = " ".join(words).strip().lower()
+    rule = parse_rule(text)
+    if rule is not None:
+        network.vote_rule = rule
+        return
+    match = re.fullmatch(r"quorum\s+(\S+)", text)
+    if match:
+        value = match.group(1)
+        if value in ("none", "off", "ingen", "-", "0"):
+            network.vote_quorum = None
+        else:
+            network.vote_quorum = parse_quorum_number(value)
+        return
+    raise UserError(
+        N_("Write a rule or a quorum. Examples: {example}"),
+        example="/settings vote two-thirds · /settings vote majority · /settings vote quorum 5",
+    )
