@@ -1,0 +1,554 @@
+"""Meetings on the network's own rhythm: scheduling, the notices, agenda items, standing items, attendance.
+
+Pure database logic; never imports telegram.
+
+Rhythm (from the networks' own minutes): items are due `agenda_deadline_days` before the meeting, the
+final agenda goes out `final_agenda_days` before, a reminder the day before, minutes are due
+`minutes_due_days` after. Day counts are taken on the network's wall clock: "7 days before" a 17:00
+meeting is 17:00 local time seven days earlier, even across a daylight-saving change.
+
+Who gets the notices: the group (in the group's language) and, privately, everyone who follows the
+network (in their own language) — following is how a person asks for private messages; members who
+do not follow read them in the group. The private copies are planned when the group's notice is
+rendered, so somebody who starts following after the meeting was created still gets the later
+notices. Coordinators (named ones, the meeting's creator, and group admins the handler names) get
+the late items to decide on and the minutes reminder privately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import models as m
+from bot.domain.errors import NotAllowed, NotFound, UserError
+from bot.i18n import N_
+from bot.schedule.notices import action, cancel_pending, enqueue
+
+# Group-and-follower notices, in the order they go out.
+STAGES = ("call", "callrem", "closed", "final", "daybefore")
+KIND_STAGE = "mtg_stage"
+# Not a message: when a stage is due, plans the followers' private copies (followers as of then).
+KIND_FANOUT = "mtg_fanout"
+KIND_LATE = "mtg_late"
+KIND_ITEM_DECIDED = "mtg_itemdec"
+KIND_MINUTES_DUE = "mtg_mindue"
+CALL_REMINDER_DAYS = 3
+ATTENDANCE = ("attending", "regrets", "substitute")
+MAX_TITLE = 200
+MAX_DESCRIPTION = 1000
+MAX_STANDING = 12
+
+
+def zone(network: m.Network) -> ZoneInfo:
+    try:
+        return ZoneInfo(network.timezone)
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+def days_before(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """The same local wall-clock time `days` earlier (negative: later), as UTC."""
+    local = moment.astimezone(tz)
+    # Aware arithmetic within one zone is wall-clock arithmetic; the offset is recomputed on conversion.
+    return (local - timedelta(days=days)).astimezone(UTC)
+
+
+def deadline_of(meeting: m.Meeting, network: m.Network) -> datetime:
+    return days_before(meeting.starts_at, network.agenda_deadline_days, zone(network))
+
+
+def stage_times(meeting: m.Meeting, network: m.Network, now: datetime) -> dict[str, datetime]:
+    """When each notice of the meeting is due; stages already past at planning time are left out
+    (the call itself goes out at once)."""
+    tz = zone(network)
+    deadline = deadline_of(meeting, network)
+    times = {
+        "call": now,
+        "callrem": days_before(deadline, CALL_REMINDER_DAYS, tz),
+        "closed": deadline,
+        "final": days_before(meeting.starts_at, network.final_agenda_days, tz),
+        "daybefore": days_before(meeting.starts_at, 1, tz),
+    }
+    out = {"call": now}
+    for stage, due in times.items():
+        if stage != "call" and now < due < meeting.starts_at:
+            out[stage] = due
+    return out
+
+
+def stamp(meeting: m.Meeting) -> int:
+    """Part of every dedup key: a moved meeting gets fresh notices."""
+    return int(meeting.starts_at.timestamp())
+
+
+def stage_key(meeting: m.Meeting, stage: str, person_id: int | None = None) -> str:
+    who = "g" if person_id is None else f"p{person_id}"
+    return f"mtg:{meeting.id}:{stamp(meeting)}:{stage}:{who}"
+
+
+def key_prefix(meeting: m.Meeting) -> str:
+    return f"mtg:{meeting.id}:"
+
+
+async def plan_notices(
+    session: AsyncSession,
+    meeting: m.Meeting,
+    network: m.Network,
+    now: datetime,
+    coordinator_ids: Iterable[int] = (),
+) -> int:
+    """Plan the group's stage notices and the coordinators' minutes reminder. Idempotent."""
+    added = 0
+    for stage, due in stage_times(meeting, network, now).items():
+        added += await enqueue(
+            session,
+            kind=KIND_STAGE,
+            dedup_key=stage_key(meeting, stage),
+            chat_id=network.chat_id,
+            due_at=due,
+            network_id=network.id,
+            ref_id=meeting.id,
+            payload={"stage": stage, "ts": stamp(meeting)},
+        )
+        added += await enqueue(
+            session,
+            kind=KIND_FANOUT,
+            dedup_key=stage_key(meeting, stage, None) + ":fan",
+            chat_id=network.chat_id,
+            due_at=due,
+            network_id=network.id,
+            ref_id=meeting.id,
+            payload={"stage": stage, "ts": stamp(meeting)},
+        )
+    due = days_before(meeting.starts_at, -network.minutes_due_days, zone(network))
+    for person in await coordinators(session, network, coordinator_ids, meeting):
+        added += await enqueue(
+            session,
+            kind=KIND_MINUTES_DUE,
+            dedup_key=f"mtg:{meeting.id}:{stamp(meeting)}:mindue:p{person.id}",
+            chat_id=person.tg_id,
+            due_at=due,
+            person_id=person.id,
+            network_id=network.id,
+            ref_id=meeting.id,
+            payload={"ts": stamp(meeting)},
+        )
+    return added
+
+
+@action(KIND_FANOUT)
+async def fan_out_action(session: AsyncSession, notice: m.Notice, now: datetime) -> None:
+    meeting = await session.get(m.Meeting, notice.ref_id) if notice.ref_id else None
+    if meeting is None or meeting.status != "scheduled" or notice.payload.get("ts") != stamp(meeting):
+        return
+    await fan_out(session, notice, meeting)
+
+
+async def fan_out(session: AsyncSession, notice: m.Notice, meeting: m.Meeting) -> int:
+    """Plan the followers' private copies of a stage notice (when it is due)."""
+    added = 0
+    for person in await followers(session, meeting.network_id):
+        added += await enqueue(
+            session,
+            kind=KIND_STAGE,
+            dedup_key=stage_key(meeting, notice.payload["stage"], person.id),
+            chat_id=person.tg_id,
+            due_at=notice.due_at,
+            person_id=person.id,
+            network_id=meeting.network_id,
+            ref_id=meeting.id,
+            payload=dict(notice.payload),
+        )
+    return added
+
+
+async def followers(session: AsyncSession, network_id: int) -> Sequence[m.Person]:
+    rows = await session.scalars(
+        select(m.Person)
+        .join(m.Membership, m.Membership.person_id == m.Person.id)
+        .where(
+            m.Membership.network_id == network_id,
+            m.Membership.is_follower.is_(True),
+            m.Person.reachable.is_(True),
+        )
+        .order_by(m.Person.id)
+    )
+    return rows.all()
+
+
+async def coordinators(
+    session: AsyncSession,
+    network: m.Network,
+    admin_tg_ids: Iterable[int] = (),
+    meeting: m.Meeting | None = None,
+) -> list[m.Person]:
+    """Known coordinators: named ones, group admins the bot has seen, and the meeting's creator."""
+    admin_ids = list(admin_tg_ids)
+    found: dict[int, m.Person] = {}
+    named = await session.scalars(
+        select(m.Person)
+        .join(m.Membership, m.Membership.person_id == m.Person.id)
+        .where(m.Membership.network_id == network.id, m.Membership.is_coordinator.is_(True))
+    )
+    for p in named:
+        found[p.id] = p
+    if admin_ids:
+        for p in await session.scalars(select(m.Person).where(m.Person.tg_id.in_(admin_ids))):
+            found[p.id] = p
+    if meeting is not None and meeting.created_by is not None:
+        creator = await session.get(m.Person, meeting.created_by)
+        if creator is not None:
+            found[creator.id] = creator
+    return sorted(found.values(), key=lambda p: p.id)
+
+
+# --- meetings ----------------------------------------------------------------------------------
+
+
+async def create_meeting(
+    session: AsyncSession,
+    network: m.Network,
+    creator: m.Person | None,
+    starts_at: datetime,
+    place: str,
+    now: datetime,
+    coordinator_ids: Iterable[int] = (),
+) -> m.Meeting:
+    if starts_at <= now:
+        raise UserError(N_("That time has already passed. Example: /newmeeting 2027-04-06 17:00 | Rådhuset"))
+    place = place.strip()
+    if len(place) > 200:
+        raise UserError(
+            N_("That is too long ({length} characters; at most {limit})."), length=len(place), limit=200
+        )
+    clash = await session.scalar(
+        select(m.Meeting).where(
+            m.Meeting.network_id == network.id,
+            m.Meeting.status == "scheduled",
+            m.Meeting.starts_at == starts_at,
+        )
+    )
+    if clash is not None:
+        raise UserError(N_("There is already a meeting at that time (number {id})."), id=clash.id)
+    meeting = m.Meeting(
+        network_id=network.id,
+        starts_at=starts_at,
+        place=place,
+        status="scheduled",
+        created_by=creator.id if creator else None,
+        minutes_state="none",
+        created_at=now,
+    )
+    session.add(meeting)
+    await session.flush()
+    await plan_notices(session, meeting, network, now, coordinator_ids)
+    return meeting
+
+
+async def move_meeting(
+    session: AsyncSession,
+    meeting: m.Meeting,
+    network: m.Network,
+    starts_at: datetime,
+    now: datetime,
+    coordinator_ids: Iterable[int] = (),
+) -> None:
+    if meeting.status != "scheduled" or meeting.starts_at <= now:
+        raise UserError(N_("That meeting can no longer be changed."))
+    if starts_at <= now:
+        raise UserError(N_("That time has already passed. Example: /newmeeting 2027-04-06 17:00 | Rådhuset"))
+    await cancel_pending(session, key_prefix=key_prefix(meeting))
+    meeting.starts_at = starts_at
+    await session.flush()
+    await plan_notices(session, meeting, network, now, coordinator_ids)
+
+
+async def cancel_meeting(session: AsyncSession, meeting: m.Meeting, now: datetime) -> int:
+    if meeting.status != "scheduled" or meeting.starts_at <= now:
+        raise UserError(N_("That meeting can no longer be changed."))
+    meeting.status = "cancelled"
+    return await cancel_pending(session, key_prefix=key_prefix(meeting))
+
+
+async def get_meeting(session: AsyncSession, meeting_id: int, network_ids: Iterable[int]) -> m.Meeting:
+    """A meeting of one of these networks (another network's meeting is as unknown as a missing one)."""
+    meeting = await session.get(m.Meeting, meeting_id)
+    if meeting is None or meeting.network_id not in set(network_ids):
+        raise NotFound(N_("There is no meeting number {id} here. /meetings lists them."), id=meeting_id)
+    return meeting
+
+
+async def upcoming(
+    session: AsyncSession, network_ids: Iterable[int], now: datetime, limit: int = 5
+) -> list[m.Meeting]:
+    ids = list(network_ids)
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(m.Meeting)
+        .where(m.Meeting.network_id.in_(ids), m.Meeting.status == "scheduled", m.Meeting.starts_at > now)
+        .order_by(m.Meeting.starts_at, m.Meeting.id)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def next_meeting(session: AsyncSession, network: m.Network, now: datetime) -> m.Meeting:
+    found = await upcoming(session, [network.id], now, 1)
+    if not found:
+        raise NotFound(
+            N_("{network} has no meeting planned. A coordinator can plan one with /newmeeting."),
+            network=network.name,
+        )
+    return found[0]
+
+
+async def latest_past(session: AsyncSession, network: m.Network, now: datetime) -> m.Meeting | None:
+    return await session.scalar(
+        select(m.Meeting)
+        .where(
+            m.Meeting.network_id == network.id, m.Meeting.status == "scheduled", m.Meeting.starts_at <= now
+        )
+        .order_by(m.Meeting.starts_at.desc())
+        .limit(1)
+    )
+
+
+# --- standing items ----------------------------------------------------------------------------
+
+
+async def standing_items(session: AsyncSession, network_id: int) -> list[m.StandingItem]:
+    rows = await session.scalars(
+        select(m.StandingItem)
+        .where(m.StandingItem.network_id == network_id)
+        .order_by(m.StandingItem.placement.desc(), m.StandingItem.position, m.StandingItem.id)
+    )
+    # "start" sorts after "end" descending-alphabetically: start first, then end.
+    return list(rows.all())
+
+
+async def add_standing(
+    session: AsyncSession, network: m.Network, title: str, placement: str
+) -> m.StandingItem:
+    title = title.strip()
+    if not title:
+        raise UserError(N_("Write the item's title. Example: /standing add end Nyt fra kommunen"))
+    if len(title) > MAX_TITLE:
+        raise UserError(
+            N_("That is too long ({length} characters; at most {limit})."), length=len(title), limit=MAX_TITLE
+        )
+    if placement not in ("start", "end"):
+        raise UserError(N_("Write start or end. Example: /standing add end Nyt fra kommunen"))
+    existing = await standing_items(session, network.id)
+    if len(existing) >= MAX_STANDING:
+        raise UserError(N_("A network can have at most {limit} standing items."), limit=MAX_STANDING)
+    position = max((s.position for s in existing), default=-1) + 1
+    item = m.StandingItem(network_id=network.id, title=title, placement=placement, position=position)
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def remove_standing(session: AsyncSession, network: m.Network, number: int) -> m.StandingItem:
+    items = await standing_items(session, network.id)
+    if not 1 <= number <= len(items):
+        raise UserError(
+            N_(
+                "There is no standing item number {number}. /standing lists them. Example: /standing remove 2"
+            ),
+            number=number,
+        )
+    item = items[number - 1]
+    await session.delete(item)
+    await session.flush()
+    return item
+
+
+# --- agenda items -------------------------------------------------------------------------------
+
+
+async def items_of(
+    session: AsyncSession, meeting_id: int, statuses: Sequence[str] = ("accepted", "pending")
+) -> list[m.AgendaItem]:
+    rows = await session.scalars(
+        select(m.AgendaItem)
+        .where(m.AgendaItem.meeting_id == meeting_id, m.AgendaItem.status.in_(list(statuses)))
+        .order_by(m.AgendaItem.position, m.AgendaItem.id)
+    )
+    return list(rows.all())
+
+
+async def submit_item(
+    session: AsyncSession,
+    meeting: m.Meeting,
+    network: m.Network,
+    person: m.Person,
+    title: str,
+    description: str,
+    now: datetime,
+) -> m.AgendaItem:
+    """Before the deadline the item is accepted; after it, it waits for the coordinators."""
+    title = title.strip()
+    description = (description or "").strip()
+    if not title:
+        raise UserError(N_("Write the item's title. Example: /additem Sommerfest i juni | Hvem hjælper?"))
+    if len(title) > MAX_TITLE:
+        raise UserError(
+            N_("That is too long ({length} characters; at most {limit})."), length=len(title), limit=MAX_TITLE
+        )
+    if len(description) > MAX_DESCRIPTION:
+        raise UserError(
+            N_("That is too long ({length} characters; at most {limit})."),
+            length=len(description),
+            limit=MAX_DESCRIPTION,
+        )
+    if meeting.status != "scheduled" or meeting.starts_at <= now:
+        raise UserError(N_("That meeting can no longer be changed."))
+    late = now > deadline_of(meeting, network)
+    top = await session.scalar(
+        select(func.max(m.AgendaItem.position)).where(m.AgendaItem.meeting_id == meeting.id)
+    )
+    item = m.AgendaItem(
+        meeting_id=meeting.id,
+        submitter_id=person.id,
+        title=title,
+        description=description,
+        position=(top if top is not None else -1) + 1,
+        late=late,
+        status="pending" if late else "accepted",
+        created_at=now,
+    )
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def notify_late(
+    session: AsyncSession,
+    item: m.AgendaItem,
+    network: m.Network,
+    meeting: m.Meeting,
+    admin_tg_ids: Iterable[int],
+) -> int:
+    """Send a late item to the coordinators to accept or decline; the group if none is known."""
+    targets = await coordinators(session, network, admin_tg_ids, meeting)
+    added = 0
+    for person in targets:
+        added += await enqueue(
+            session,
+            kind=KIND_LATE,
+            dedup_key=f"mtgitem:{item.id}:late:p{person.id}",
+            chat_id=person.tg_id,
+            due_at=item.created_at,
+            person_id=person.id,
+            network_id=network.id,
+            ref_id=item.id,
+        )
+    if not targets:
+        added += await enqueue(
+            session,
+            kind=KIND_LATE,
+            dedup_key=f"mtgitem:{item.id}:late:g",
+            chat_id=network.chat_id,
+            due_at=item.created_at,
+            network_id=network.id,
+            ref_id=item.id,
+        )
+    return added
+
+
+async def decide_late(session: AsyncSession, item: m.AgendaItem, accept: bool, now: datetime) -> bool:
+    """Accept or decline a late item; False when it was decided already (nothing changes)."""
+    if item.status != "pending":
+        return False
+    item.status = "accepted" if accept else "declined"
+    if item.submitter_id is not None:
+        submitter = await session.get(m.Person, item.submitter_id)
+        if submitter is not None:
+            meeting = await session.get(m.Meeting, item.meeting_id)
+            assert meeting is not None
+            await enqueue(
+                session,
+                kind=KIND_ITEM_DECIDED,
+                dedup_key=f"mtgitem:{item.id}:decided",
+                chat_id=submitter.tg_id,
+                due_at=now,
+                person_id=submitter.id,
+                network_id=meeting.network_id,
+                ref_id=item.id,
+            )
+    return True
+
+
+async def move_item(session: AsyncSession, item: m.AgendaItem, direction: int) -> bool:
+    """Swap the item with its neighbour above (-1) or below (+1); False at either end."""
+    items = await items_of(session, item.meeting_id)
+    # Positions may repeat after concurrent submissions: renumber in the order shown first.
+    for i, it in enumerate(items):
+        it.position = i
+    idx = next(i for i, it in enumerate(items) if it.id == item.id)
+    other = idx + direction
+    if not 0 <= other < len(items):
+        return False
+    items[idx].position, items[other].position = items[other].position, items[idx].position
+    await session.flush()
+    return True
+
+
+async def withdraw_item(session: AsyncSession, item: m.AgendaItem) -> bool:
+    if item.status not in ("accepted", "pending"):
+        return False
+    item.status = "withdrawn"
+    return True
+
+
+# --- attendance ----------------------------------------------------------------------------------
+
+
+async def may_take_part(session: AsyncSession, network_id: int, person: m.Person) -> bool:
+    row = await session.scalar(
+        select(m.Membership).where(m.Membership.network_id == network_id, m.Membership.person_id == person.id)
+    )
+    return row is not None and (row.is_member or row.is_follower or row.is_coordinator)
+
+
+async def set_attendance(
+    session: AsyncSession, meeting: m.Meeting, person: m.Person, status: str, now: datetime
+) -> bool:
+    """Record a person's answer; returns False when it did not change."""
+    if status not in ATTENDANCE:
+        raise UserError(N_("This button no longer works."))
+    if not await may_take_part(session, meeting.network_id, person):
+        raise NotAllowed(N_("Only the network's members and followers can answer this."))
+    if meeting.status != "scheduled":
+        raise UserError(N_("That meeting can no longer be changed."))
+    row = await session.scalar(
+        select(m.Attendance).where(m.Attendance.meeting_id == meeting.id, m.Attendance.person_id == person.id)
+    )
+    if row is None:
+        session.add(m.Attendance(meeting_id=meeting.id, person_id=person.id, status=status, updated_at=now))
+        await session.flush()
+        return True
+    if row.status == status:
+        return False
+    row.status = status
+    row.updated_at = now
+    return True
+
+
+async def attendance(session: AsyncSession, meeting_id: int) -> dict[str, list[m.Person]]:
+    out: dict[str, list[m.Person]] = {s: [] for s in ATTENDANCE}
+    rows = await session.execute(
+        select(m.Attendance.status, m.Person)
+        .join(m.Person, m.Person.id == m.Attendance.person_id)
+        .where(m.Attendance.meeting_id == meeting_id)
+        .order_by(m.Person.first_name, m.Person.id)
+    )
+    for status, person in rows:
+        out.setdefault(status, []).append(person)
+    return out
