@@ -37,6 +37,7 @@ from bot.testing import db as testdb
 from bot.testing.fake_bot_api import FakeBotAPI
 
 TOKEN = "123456:BENCH-TOKEN"
+ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def settings_for(db_url: str, api_url: str) -> Settings:
@@ -273,14 +274,11 @@ async def bench_startup(db_url: str, pending: int) -> tuple[float, float]:
         total = await s.scalar(select(func.count()).select_from(m.Notice).where(m.Notice.state == "pending"))
     await engine.dispose()
     assert total is not None and total >= pending
-    root = str(Path(__file__).resolve().parent.parent)
-    out = subprocess.run(
-        [sys.executable, "-c", STARTUP_CHILD.format(root=root, db=db_url)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.split()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", STARTUP_CHILD.format(root=ROOT, db=db_url), stdout=subprocess.PIPE
+    )
+    stdout, _ = await asyncio.wait_for(proc.communicate(), 120)
+    out = stdout.decode().split()
     return float(out[0]), float(out[1])
 
 

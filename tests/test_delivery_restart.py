@@ -27,7 +27,7 @@ copies, schedule_broadcast, seed_network, wait_until = (
 )
 
 
-async def _spawn(db_url: str, api: FakeBotAPI) -> subprocess.Popen[bytes]:
+def _spawn(db_url: str, api: FakeBotAPI) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -51,7 +51,7 @@ async def test_kill_and_restart_mid_broadcast(db_url: str) -> None:
         net_id = await seed_network(db_url, n)
         text = "Spilledag uden skærme lørdag"
         await schedule_broadcast(db_url, net_id, text)
-        first = await _spawn(db_url, api)
+        first = _spawn(db_url, api)
         try:
             assert await wait_until(lambda: len(copies(api, text)) >= 40, timeout=60)
             os.kill(first.pid, signal.SIGKILL)
@@ -60,7 +60,7 @@ async def test_kill_and_restart_mid_broadcast(db_url: str) -> None:
             assert at_kill < n, "the broadcast finished before the kill; nothing was tested"
             # Whatever the killed process had in flight is answered now; then it is quiet.
             await asyncio.sleep(0.5)
-            second = await _spawn(db_url, api)
+            second = _spawn(db_url, api)
             try:
                 assert await wait_until(lambda: len(copies(api, text)) >= n, timeout=90)
                 await asyncio.sleep(1.0)
