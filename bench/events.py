@@ -1,0 +1,105 @@
+"""Benchmark: /events reply time with 100,000 events across 100 networks (SQLite), and the .ics
+feed for 1,000 events. Prints figures; goals: p95 < 50 ms and < 200 ms."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from bot.db import models as m
+from bot.domain import events as ev
+from bot.domain import translations as tr
+from bot.i18n import get_translator
+from bot.render.events import list_text
+from bot.render.ics import build_calendar
+from bot.testing import db as testdb
+
+
+async def main() -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    tmp = Path(tempfile.mkdtemp())
+    url = await testdb.sqlite_url(tmp)
+    engine = create_async_engine(url)
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    async with maker() as s:
+        await s.execute(
+            insert(m.Network),
+            [
+                {
+                    "chat_id": -1000 - i,
+                    "name": f"Netværk {i}",
+                    "slug": f"net-{i}",
+                    "timezone": "Europe/Copenhagen",
+                    "language": "da",
+                }
+                for i in range(100)
+            ],
+        )
+        ids = list((await s.scalars(select(m.Network.id))).all())
+        rows = []
+        for i in range(100_000):
+            start = now + timedelta(hours=(i * 7919) % (24 * 400) - 24 * 30)
+            rows.append(
+                {
+                    "network_id": ids[i % 100],
+                    "title": f"Fællesspisning {i}",
+                    "place": "Egebæk",
+                    "description": "",
+                    "starts_at": start,
+                    "language": "da",
+                    "status": "cancelled" if i % 50 == 0 else "scheduled",
+                    "sequence": 0,
+                    "updated_at": now,
+                    "created_at": now,
+                    "open_to_all": True,
+                }
+            )
+        for i in range(0, len(rows), 5000):
+            await s.execute(insert(m.Event), rows[i : i + 5000])
+        await s.commit()
+    t = get_translator("ar")
+    times = []
+    for i in range(300):
+        net_ids = [ids[i % 100]] if i % 2 else ids[(i % 90) : (i % 90) + 5]
+        t0 = time.perf_counter()
+        async with maker() as s:
+            page = await ev.upcoming(s, net_ids, now)
+            texts = await tr.many_event_texts(s, page.events, t.lang)
+            out = list_text(
+                page.events, page.networks, texts, t, show_network=len(net_ids) > 1, more=page.more
+            )
+        times.append((time.perf_counter() - t0) * 1000)
+        assert out
+    times.sort()
+    p95 = times[int(len(times) * 0.95)]
+    print(
+        f"/events reply (query + render), 100,000 events / 100 networks, SQLite: "
+        f"median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms (goal < 50 ms)"
+    )
+    async with maker() as s:
+        net = await s.get(m.Network, ids[0])
+        assert net is not None
+        evs = list((await s.scalars(select(m.Event).limit(1000))).all())
+    feed_times = []
+    for _ in range(10):
+        build_calendar.__wrapped__ if hasattr(build_calendar, "__wrapped__") else None
+        t0 = time.perf_counter()
+        data = build_calendar([(e, net) for e in evs], name=net.name, now=now)
+        feed_times.append((time.perf_counter() - t0) * 1000)
+    print(
+        f".ics feed for {len(evs)} events: {len(data)} bytes, median {statistics.median(feed_times):.1f} ms, "
+        f"max {max(feed_times):.1f} ms (goal < 200 ms)"
+    )
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
