@@ -97,7 +97,12 @@ def _script_ok(lang: str, source: str, text: str | None) -> bool:
         if not all(n.startswith("LATIN") for n in names if not n.startswith(("ARABIC", "ETHIOPIC"))):
             return False
         # The English left as it was is not a translation (single words like "OK" may stay).
-        return text != source or len(source.split()) < 2 or bool(SAME_IN_ALL.match(source))
+        return (
+            text != source
+            or len(source.split()) < 2
+            or source.startswith("/")
+            or bool(SAME_IN_ALL.match(source))
+        )
     return True
 
 
