@@ -19,7 +19,7 @@ from handlers.dialogue import Form, Step, begin, register_form, run_oneline
 from handlers.meetings import admin_ids, meeting_for, meeting_id_arg, wake
 from handlers.router import on_callback, parse_id
 
-ADDITEM_EXAMPLE = N_("/additem Sommerfest i juni | Hvem hjælper med maden?")
+ADDITEM_EXAMPLE = N_("/additem Summer party in June | Who helps with the food?")
 PICK_KIND = "additem_pick"
 
 

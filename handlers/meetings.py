@@ -18,7 +18,7 @@ from handlers.common import Ctx, group_admins, handler
 from handlers.dialogue import Form, Step, begin, register_form, run_oneline
 from handlers.router import on_callback, parse_id
 
-NEWMEETING_EXAMPLE = N_("/newmeeting 2027-04-06 17:00 | Rådhuset, mødelokale 2")
+NEWMEETING_EXAMPLE = N_("/newmeeting 2027-04-06 17:00 | Town hall, meeting room 2")
 ATTENDANCE_VALUES = {"a": "attending", "r": "regrets", "s": "substitute"}
 
 

@@ -121,7 +121,7 @@ register_form(
         OBJECTION_KIND,
         [Step("reason", N_("What do you object to in the minutes? Write your reason."), max_length=1000)],
         finish_objection,
-        example=N_("Punkt 3 er ikke refereret rigtigt: vi besluttede at holde festen 16. juni."),
+        example=N_("Item 3 is not minuted correctly: we decided to hold the party on 16 June."),
     )
 )
 
