@@ -160,11 +160,7 @@ async def broadcast(ctx: Ctx) -> None:
         text, at = arg, ""
     text = text.strip()
     if not text:
-        raise UserError(
-            N_("Missing: {field}. Example: {example}"),
-            field=ctx.t.plain("text"),
-            example=ctx.t.plain(EXAMPLE),
-        )
+        raise UserError(N_("The message is empty. Example: {example}"), example=ctx.t.plain(EXAMPLE))
     data["text"] = await _parse_text(ctx, text, data)
     data["at"] = await _parse_at(ctx, at, data) if at.strip() else None
     await _finish(ctx, data)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
 from bot.domain.errors import NotFound, UserError
-from bot.i18n import LANGUAGE_NAMES, N_, Translator
+from bot.i18n import LANGUAGE_NAMES, N_, Translator, isolate
 from bot.schedule.notices import Rendered, action, after_send, cancel_pending, enqueue, enqueue_many, renderer
 
 MAX_LENGTH = 3500
@@ -232,8 +232,9 @@ async def render_broadcast(session: AsyncSession, notice: m.Notice, t: Translato
         return None
     network = await session.get(m.Network, bc.network_id)
     text, translated = await texts_for(session, bc, t.lang)
+    name = html.escape(network.name if network else "", quote=False)
     lines = [
-        t._("📣 <b>{network}</b>", network=network.name if network else ""),
+        f"📣 <b>{isolate(name) if t.rtl else name}</b>",
         "",
         html.escape(text, quote=False),
     ]

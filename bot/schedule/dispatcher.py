@@ -104,7 +104,7 @@ class Dispatcher:
     heartbeat_every = 5.0
     # Minimum seconds between two edits of a broadcast's progress message.
     progress_every_group = 5.0
-    progress_every_private = 2.0
+    progress_every_private = 5.0
 
     def __init__(self, app: Application, services: Services) -> None:  # type: ignore[type-arg]
         self.app = app
@@ -112,6 +112,9 @@ class Dispatcher:
         self.instance = uuid.uuid4().hex[:12]
         limits = services.extra.get("limits")
         self.pacer = Pacer(limits if isinstance(limits, Limits) else None)
+        if self.pacer.limits.global_per_second > 1000:
+            # No rate limit (a local Bot API server): claim and send in larger rounds.
+            self.batch, self.concurrency = 200, 64
         self._lock = asyncio.Lock()
         self._again = False
         self._runner: asyncio.Task[int] | None = None
