@@ -7,7 +7,7 @@ import asyncio
 import shutil
 import subprocess
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -79,6 +79,47 @@ def test_ics_two_parsers_and_dst_round_trip() -> None:
     # 17:00 local on both sides of the change: the UTC hours differ by one.
     assert v_starts["event-1@volbot"].astimezone(UTC).hour == 15
     assert v_starts["event-2@volbot"].astimezone(UTC).hour == 16
+
+
+def test_ics_cached_parts_are_icalendars_own_output_and_never_stale() -> None:
+    from bot.render import ics
+
+    nets = [
+        m.Network(id=1, name="Netværk", slug="n", timezone="Europe/Copenhagen", language="da", chat_id=-1),
+        m.Network(id=2, name="Net, B", slug="b", timezone="UTC", language="da", chat_id=-2),
+    ]
+    events = [_event(i + 1, datetime(2026, 3 + i % 9, 1 + i, 16, 0, tzinfo=UTC)) for i in range(20)]
+    events[3].description = "Lang tekst, med komma; semikolon og \\ " * 20  # folded lines
+    pairs = [(e, nets[e.id % 2]) for e in events]
+    urls = {e.id: f"https://example.org/n/n#event-{e.id}" for e in events[::2]}
+    now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    ics.clear_caches()
+    cold = build_calendar(pairs, name="Netværk", now=now, url_for=urls)
+    assert len(ics.VEVENTS) == 20 and ics.VEVENTS.misses == 20
+    warm = build_calendar(pairs, name="Netværk", now=now, url_for=urls)
+    assert warm == cold and ics.VEVENTS.hits == 20
+    # The assembled text is exactly what icalendar writes for the calendar it parses back.
+    assert icalendar.Calendar.from_ical(warm).to_ical() == warm
+    # DTSTAMP is the request's time, in every event.
+    later = build_calendar(pairs, name="Netværk", now=now + timedelta(hours=1), url_for=urls)
+    assert later.count(b"DTSTAMP:20260301T100000Z") == 20 and b"DTSTAMP:20260301T090000Z" not in later
+    # A change shows at once, even one that forgot to bump the sequence.
+    events[0].title = "Ny titel"
+    events[1].status, events[1].sequence = "cancelled", 1
+    changed = {
+        str(c["UID"]): c
+        for c in icalendar.Calendar.from_ical(
+            build_calendar(pairs, name="Netværk", now=now, url_for=urls)
+        ).walk("VEVENT")
+    }
+    assert str(changed["event-1@volbot"]["SUMMARY"]) == "Ny titel"
+    assert str(changed["event-2@volbot"]["STATUS"]) == "CANCELLED"
+    assert int(changed["event-2@volbot"]["SEQUENCE"]) == 1
+    # The cache is bounded.
+    small = ics._LRU(5)
+    for i in range(8):
+        small.put((i,), (b"", b""))
+    assert len(small) == 5 and small.get((0,)) is None and small.get((7,)) is not None
 
 
 async def _make_events(bot: BotHarness) -> tuple[str, int]:
