@@ -39,3 +39,30 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
     assert {"persons", "networks", "memberships", "events", "notices", "alembic_version"} <= tables
+
+
+async def test_concurrent_migrations_on_postgresql_do_not_collide(db_url: str) -> None:
+    """Two instances starting together against a new database: both succeed, one schema."""
+    import asyncio
+
+    from bot.db.engine import create_engine
+    from bot.db.migrate import upgrade
+    from bot.testing import db as testdb
+
+    if not db_url.startswith("postgresql"):
+        return
+    name = "volbot_fresh_" + db_url.rpartition("/")[2][-8:]
+    await testdb._admin_exec(f'CREATE DATABASE "{name}"')
+    url = db_url.rpartition("/")[0] + "/" + name
+    engines = [create_engine(url) for _ in range(2)]
+    try:
+        await asyncio.gather(*(upgrade(e) for e in engines))
+        async with engines[0].connect() as conn:
+            from sqlalchemy import text
+
+            version = (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar()
+        assert version == 1
+    finally:
+        for e in engines:
+            await e.dispose()
+        await testdb.drop_pg(url)

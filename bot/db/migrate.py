@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -28,4 +29,8 @@ async def upgrade(engine: AsyncEngine) -> None:
         command.upgrade(cfg, "heads")
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several instances starting at once against a new database: one migrates, the others wait
+            # (the lock is released with the transaction) and then find nothing to do.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(774411)"))
         await conn.run_sync(_do)
