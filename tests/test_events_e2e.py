@@ -71,7 +71,7 @@ async def test_bad_inputs_create_nothing(clocked_bot: BotHarness) -> None:
 
 async def test_guided_dialogue_and_private_network_choice(clocked_bot: BotHarness) -> None:
     bot = clocked_bot
-    admin, group = await _setup(bot)
+    admin, _group = await _setup(bot)
     other = bot.group("Lyngby Integrationsråd", admins=[admin])
     await bot.say(admin, "/setup", other)
     calls = await bot.say(admin, "/newevent")
@@ -211,3 +211,91 @@ async def test_events_list_and_event_link(clocked_bot: BotHarness) -> None:
     assert "Aften 4" in shown
     bad = texts(await bot.say(follower, "/event abc"))[0]
     assert bad.startswith("⚠️") and "/event 12" in bad
+
+
+async def test_translation_flow_per_reader_language(clocked_bot: BotHarness) -> None:
+    from bot.i18n import get_translator
+    from bot.render.events import language_name
+    from bot.testing.fake_bot_api import html_to_plain as plain
+
+    bot = clocked_bot
+    admin, group = await _setup(bot)
+    translator = bot.user(7, "Selam", "ar", username="selam")
+    await bot.say(translator, "Hej alle", group)  # known in the network
+    await bot.say(translator, "/start")
+    saved = texts(await bot.say(admin, "/settings translator add @selam ar", group))
+    assert saved and not saved[0].startswith("⚠️"), saved
+    reader_ar = bot.user(5, "Amal", "ar")
+    reader_ti = bot.user(6, "Yonas", "ti")
+    for reader in (reader_ar, reader_ti):
+        await bot.say(reader, "/start net_integrationsnetvaerket-rudersdal")
+    await bot.say(
+        admin,
+        "/newevent Fællesspisning | 3. december kl. 17 | Egebæk Medborgerhus | Alle er velkomne",
+        group,
+    )
+    await bot.run_due()  # the announcement goes out before any translation: the original, with a note
+    async with bot.services.sessionmaker() as s:
+        event = await s.scalar(select(m.Event))
+        assert event is not None and event.language == "da"
+        eid = event.id
+    announced = texts(
+        [c for c in bot.api.all_calls if c.chat_id == reader_ar.id and c.method == "sendMessage"]
+    )
+    assert "Fællesspisning" in announced[-1] and "عشاء" not in announced[-1]
+
+    # The translator's queue shows the event, and the dialogue asks field by field.
+    queue = texts(await bot.say(translator, "/translate"))
+    t_ar = get_translator("ar")
+    head = t_ar.n_(
+        "{n} text waits for a translation into {language}.",
+        "{n} texts wait for a translation into {language}.",
+        1,
+        language=language_name("ar", t_ar),
+    )
+    assert queue[0].startswith(plain(head))
+    assert (
+        "Fællesspisning" in queue[0] and "Egebæk Medborgerhus" in queue[0] and "Alle er velkomne" in queue[0]
+    )
+    assert len(queue) == 2  # the original, then the first question (the title)
+    await bot.say(translator, "عشاء مشترك")
+    await bot.say(translator, "مركز إيغبيك الثقافي")
+    done = texts(await bot.say(translator, "الجميع مرحب بهم"))
+    left = t_ar.n_("{n} text is still waiting: /translate", "{n} texts are still waiting: /translate", 0)
+    assert len(done) == 1 and plain(left) in done[0], done
+    async with bot.services.sessionmaker() as s:
+        row = await s.scalar(select(m.ContentTranslation))
+        assert row is not None and (row.subject, row.subject_id, row.language) == ("event", eid, "ar")
+        assert row.fields == {
+            "title": "عشاء مشترك",
+            "place": "مركز إيغبيك الثقافي",
+            "description": "الجميع مرحب بهم",
+        }
+
+    # The Arabic reader gets the Arabic text, without the note.
+    ar_card = texts(await bot.say(reader_ar, f"/event {eid}"))[0]
+    assert "عشاء مشترك" in ar_card and "مركز إيغبيك الثقافي" in ar_card and "الجميع مرحب بهم" in ar_card
+    assert "Fællesspisning" not in ar_card and "Egebæk" not in ar_card
+    ar_note = t_ar._("Written in {language}; no translation yet.", language=language_name("da", t_ar))
+    assert plain(ar_note) not in ar_card and plain(ar_note) in announced[-1]
+    # The Tigrinya reader gets the original with the note in Tigrinya.
+    ti_card = texts(await bot.say(reader_ti, f"/event {eid}"))[0]
+    t_ti = get_translator("ti")
+    note = plain(t_ti._("Written in {language}; no translation yet.", language=language_name("da", t_ti)))
+    assert "Fællesspisning" in ti_card and "Egebæk Medborgerhus" in ti_card and "عشاء" not in ti_card
+    assert note in ti_card and any("\u1200" <= ch <= "\u137f" for ch in note)
+
+    # The reminders a day before: each in the reader's language, rendered at send time.
+    start = len(bot.api.all_calls)
+    await bot.advance(days=9, hours=12)
+    sent = bot.api.all_calls[start:]
+    reminder_ar = texts([c for c in sent if c.chat_id == reader_ar.id and c.method == "sendMessage"])
+    reminder_ti = texts([c for c in sent if c.chat_id == reader_ti.id and c.method == "sendMessage"])
+    assert reminder_ar and "⏰" in reminder_ar[-1] and "عشاء مشترك" in reminder_ar[-1]
+    assert "Fællesspisning" not in reminder_ar[-1]
+    assert reminder_ti and "⏰" in reminder_ti[-1] and "Fællesspisning" in reminder_ti[-1]
+    assert note in reminder_ti[-1]
+
+    # Nothing waits any more (the event is still ahead: it left the queue because it is translated).
+    empty = texts(await bot.say(translator, "/translate"))
+    assert empty == [t_ar.plain("Nothing is waiting for a translation. Thank you!")]
