@@ -341,12 +341,21 @@ async def render_changed(session: AsyncSession, notice: m.Notice, t: Translator)
 
 @dataclass
 class CardEditor:
-    """Collapses many changes of one card into few edits: at most one edit per group every
-    GROUP_EDIT_INTERVAL seconds, and none when the text would not change."""
+    """Collapses many changes of cards into few edits: at most one edit per group every
+    GROUP_EDIT_INTERVAL seconds, none when the text would not change, and the last edit always shows
+    the state after the last change.
+
+    Per chat, one flush at a time (inline for the first change, then one background task) edits the
+    cards marked dirty, each read from the database when it is edited: so edits never overlap or
+    arrive out of order, and a change made while an edit is on its way marks the card dirty again."""
 
     shown: dict[tuple[int, int], str] = field(default_factory=dict)
     last_edit: dict[int, float] = field(default_factory=dict)
-    pending: dict[tuple[int, int], asyncio.Task[None]] = field(default_factory=dict)
+    # chat -> {message_id: event_id} waiting to be edited, oldest first.
+    dirty: dict[int, dict[int, int]] = field(default_factory=dict)
+    # chats with a flush under way (inline or as a task).
+    busy: set[int] = field(default_factory=set)
+    pending: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
 
 def _editor(services: Services) -> CardEditor:
@@ -387,31 +396,57 @@ async def _edit_now(
         log.info("card edit failed: %s", type(err).__name__)
 
 
+def _edit_wait(editor: CardEditor, chat_id: int, group: bool) -> float:
+    if not group:
+        return 0.0
+    return editor.last_edit.get(chat_id, -1e9) + GROUP_EDIT_INTERVAL - time.monotonic()
+
+
+async def _edit_next(editor: CardEditor, context: Context, services: Services, chat_id: int) -> None:
+    waiting = editor.dirty[chat_id]
+    message_id, event_id = next(iter(waiting.items()))
+    # Taken off before the read: a change committed from here on marks the card dirty again.
+    del waiting[message_id]
+    if not waiting:
+        del editor.dirty[chat_id]
+    await _edit_now(context, services, event_id, chat_id, message_id)
+
+
 async def refresh_card(ctx: Ctx, event: m.Event, chat_id: int, message_id: int, *, group: bool) -> None:
-    """Edit the card now if the group's budget allows, else once, later, with whatever is current."""
+    """Edit the card now if the group's budget allows, else later, once, with whatever is current."""
     editor = _editor(ctx.services)
-    key = (chat_id, message_id)
     # Commit first: the edit reads the current state in its own session.
     await ctx.session.commit()
-    wait = 0.0
-    if group:
-        wait = editor.last_edit.get(chat_id, -1e9) + GROUP_EDIT_INTERVAL - time.monotonic()
-    if wait <= 0 and key not in editor.pending:
-        await _edit_now(ctx.context, ctx.services, event.id, chat_id, message_id)
-        return
-    if key in editor.pending:
-        return  # an edit is already planned; it will show this change too
-    services, context, event_id = ctx.services, ctx.context, event.id
+    editor.dirty.setdefault(chat_id, {})[message_id] = event.id
+    if chat_id in editor.busy:
+        return  # the flush under way edits this card after the current edit, from the state then
+    editor.busy.add(chat_id)
+    context, services = ctx.context, ctx.services
+    if _edit_wait(editor, chat_id, group) <= 0:
+        try:
+            await _edit_next(editor, context, services, chat_id)
+        except BaseException:
+            editor.busy.discard(chat_id)
+            raise
+        if chat_id not in editor.dirty:
+            editor.busy.discard(chat_id)
+            return
 
     async def later() -> None:
         try:
-            await asyncio.sleep(max(wait, 0.0))
-            editor.pending.pop(key, None)
-            await _edit_now(context, services, event_id, chat_id, message_id)
+            while chat_id in editor.dirty:
+                wait = _edit_wait(editor, chat_id, group)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                try:
+                    await _edit_next(editor, context, services, chat_id)
+                except Exception:
+                    log.exception("card edit failed")
         finally:
-            editor.pending.pop(key, None)
+            editor.busy.discard(chat_id)
+            editor.pending.pop(chat_id, None)
 
-    editor.pending[key] = asyncio.get_running_loop().create_task(later())
+    editor.pending[chat_id] = asyncio.get_running_loop().create_task(later())
 
 
 async def refresh_all_cards(ctx: Ctx, event: m.Event) -> None:

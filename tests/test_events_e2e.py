@@ -299,3 +299,64 @@ async def test_translation_flow_per_reader_language(clocked_bot: BotHarness) -> 
     # Nothing waits any more (the event is still ahead: it left the queue because it is translated).
     empty = texts(await bot.say(translator, "/translate"))
     assert empty == [t_ar.plain("Nothing is waiting for a translation. Thank you!")]
+
+
+async def test_burst_of_going_presses_collapses_into_few_edits(clocked_bot: BotHarness) -> None:
+    import asyncio
+    import itertools
+    import time
+
+    from bot.i18n import get_translator
+    from bot.testing.fake_bot_api import html_to_plain as plain
+    from handlers.events import GROUP_EDIT_INTERVAL, CardEditor
+
+    bot = clocked_bot
+    admin, group = await _setup(bot)
+    calls = await bot.say(admin, "/newevent Fællesspisning | 3. december kl. 17 | Egebæk", group)
+    card = next(c for c in calls if c.method == "sendMessage" and c.chat_id == group.id)
+    assert card.message_id is not None
+    members = [bot.user(100 + i, f"Medlem {i}", "da") for i in range(12)]
+
+    def card_edits() -> list:  # type: ignore[type-arg]
+        return [
+            c
+            for c in bot.api.all_calls
+            if c.method == "editMessageText"
+            and c.chat_id == group.id
+            and c.params.get("message_id") in (card.message_id, str(card.message_id))
+        ]
+
+    async def quiet() -> None:
+        """Until the planned edits are done."""
+        editor = bot.services.extra["event_cards"]
+        assert isinstance(editor, CardEditor)
+        deadline = time.monotonic() + 4 * GROUP_EDIT_INTERVAL
+        while editor.busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not editor.busy
+
+    def going(n: int) -> str:
+        return plain(get_translator("da").n_("✅ {n} going", "✅ {n} going", n))
+
+    # A burst: twelve people press Going at once (updates are handled concurrently).
+    await asyncio.gather(*(bot.press(u, group.id, card.message_id, 1) for u in members))
+    await quiet()
+    edits = card_edits()
+    assert 1 <= len(edits) <= 3, [c.plain_text for c in edits]
+    assert all(c.ok for c in edits)
+    assert going(12) in (edits[-1].plain_text or ""), edits[-1].plain_text
+    # A second wave inside the window: one changes their mind, two more come; one more edit at most.
+    await asyncio.gather(
+        bot.press(members[0], group.id, card.message_id, 2),
+        *(bot.press(bot.user(200 + i, f"Ny {i}", "da"), group.id, card.message_id, 1) for i in range(2)),
+    )
+    await quiet()
+    edits = card_edits()
+    assert len(edits) <= 5 and all(c.ok for c in edits)
+    assert going(13) in (edits[-1].plain_text or ""), edits[-1].plain_text
+    # Never two edits of the group's card within one interval (small allowance for HTTP timing).
+    gaps = [b.time - a.time for a, b in itertools.pairwise(edits)]
+    assert all(gap >= GROUP_EDIT_INTERVAL - 0.3 for gap in gaps), gaps
+    async with bot.services.sessionmaker() as s:
+        n = await s.scalar(select(func.count()).select_from(m.Rsvp).where(m.Rsvp.status == "going"))
+        assert n == 13
