@@ -179,6 +179,10 @@ class Translator:
             d = format_date(value.astimezone(zone), format="full", locale=self.lang)
             t = format_time(value, format="short", tzinfo=zone, locale=self.lang)
             return f"{d} {t}"
+        if fmt in ("short", "medium", "long"):
+            # Babel's medium/long datetime formats show seconds; nobody plans a dinner to the second.
+            d = format_date(value.astimezone(zone), format=fmt, locale=self.lang)
+            return f"{d} {format_time(value, format='short', tzinfo=zone, locale=self.lang)}"
         return format_datetime(value, format=fmt, tzinfo=zone, locale=self.lang)
 
     def day(self, value: date | datetime, tz: str | tzinfo | None = None, fmt: str = "long") -> str:
