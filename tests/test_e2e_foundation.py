@@ -93,3 +93,32 @@ async def test_commands_registered_per_language(bot: BotHarness) -> None:
     calls = bot.api.calls("setMyCommands")
     langs = {c.params.get("language_code") for c in calls}
     assert {None, "da", "ar", "ti"} <= langs
+
+
+async def test_follow_link_event_link_dates_and_cancel_in_each_language(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    admin = bot.user(1, "Mette", "da", username="mette")
+    group = bot.group("Netværk Nord", admins=[admin])
+    await bot.say(admin, "/setup", group)
+    await bot.say(admin, "/newevent Fællesspisning | 3. december kl. 17 | Medborgerhuset", group)
+    cases = (
+        ("da", "torsdag den 3. december 2026 17.00", "Du følger nu", "Intet blev gemt"),
+        ("ar", "الخميس، 3 ديسمبر 2026 5:00 م", "أنت الآن تتابع", "لم يُحفظ شيء"),
+        ("ti", "ሓሙስ፣ 3 ታሕሳስ 2026 5:00 ድ.ቀ.", "ሕጂ", "ዝተዓቀበ ነገር የለን"),
+    )
+    for i, (lang, date_text, follow_word, cancel_word) in enumerate(cases):
+        reader = bot.user(50 + i, "Reader", lang)
+        followed = texts(await bot.say(reader, "/start net_netvaerk-nord"), reader.id)
+        assert follow_word in followed[0], (lang, followed)
+        card = texts(await bot.say(reader, "/start ev_1"), reader.id)
+        assert any(date_text in c for c in card), (lang, card)
+        # a guided dialogue left with /cancel: nothing saved, said in the reader's language
+        await bot.say(reader, "/help", group)  # now a member of the group, so may announce events
+        await bot.say(reader, "/newevent")
+        stopped = texts(await bot.say(reader, "/cancel"), reader.id)
+        assert cancel_word in stopped[-1], (lang, stopped)
+    nothing = texts(await bot.say(admin, "/cancel"), admin.id)
+    assert nothing and "⚠️" not in nothing[0]
+    async with bot.services.sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(m.Event)) == 1
+        assert await s.scalar(select(func.count()).select_from(m.Dialogue)) == 0
