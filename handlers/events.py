@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,6 +340,9 @@ async def render_changed(session: AsyncSession, notice: m.Notice, t: Translator)
 # --- the card, updated in place ---------------------------------------------------------------
 
 
+SHOWN_CARDS_KEPT = 5000
+
+
 @dataclass
 class CardEditor:
     """Collapses many changes of cards into few edits: at most one edit per group every
@@ -349,7 +353,8 @@ class CardEditor:
     cards marked dirty, each read from the database when it is edited: so edits never overlap or
     arrive out of order, and a change made while an edit is on its way marks the card dirty again."""
 
-    shown: dict[tuple[int, int], str] = field(default_factory=dict)
+    # The text last shown per card, to skip edits that change nothing; bounded (oldest dropped).
+    shown: OrderedDict[tuple[int, int], str] = field(default_factory=OrderedDict)
     last_edit: dict[int, float] = field(default_factory=dict)
     # chat -> {message_id: event_id} waiting to be edited, oldest first.
     dirty: dict[int, dict[int, int]] = field(default_factory=dict)
@@ -392,6 +397,9 @@ async def _edit_now(
             card.text, chat_id=chat_id, message_id=message_id, reply_markup=markup(card.keyboard)
         )
         editor.shown[key] = card.text
+        editor.shown.move_to_end(key)
+        while len(editor.shown) > SHOWN_CARDS_KEPT:
+            editor.shown.popitem(last=False)
     except TelegramError as err:
         log.info("card edit failed: %s", type(err).__name__)
 
