@@ -23,6 +23,7 @@ from bot.commands import COMMANDS, CommandInfo
 from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade
+from bot.http_request import LeanRequest
 from bot.i18n import LANGUAGES, get_translator
 from bot.services import AdminCache, Services
 
@@ -139,8 +140,8 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
         .concurrent_updates(64)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
-        .connection_pool_size(64)
-        .pool_timeout(30)
+        # Bot API calls over kept-alive asyncio streams (bot/http_request.py); getUpdates keeps httpx.
+        .request(LeanRequest(connection_pool_size=64, pool_timeout=30))
     )
     if options.get("rate_limiter", False):
         builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]

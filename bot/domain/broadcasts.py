@@ -21,7 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import models as m
 from bot.domain.errors import NotFound, UserError
 from bot.i18n import LANGUAGE_NAMES, N_, Translator, isolate
-from bot.schedule.notices import Rendered, action, after_send, cancel_pending, enqueue, enqueue_many, renderer
+from bot.schedule.notices import (
+    Rendered,
+    action,
+    after_send,
+    cancel_pending,
+    enqueue,
+    enqueue_many,
+    memo,
+    renderer,
+)
 
 MAX_LENGTH = 3500
 START = "broadcast_start"
@@ -231,7 +240,10 @@ async def render_broadcast(session: AsyncSession, notice: m.Notice, t: Translato
     if bc is None or bc.state == "cancelled":
         return None
     network = await session.get(m.Network, bc.network_id)
-    text, translated = await texts_for(session, bc, t.lang)
+    # Once per batch and language, not once per follower.
+    text, translated = await memo(
+        session, ("broadcast_text", bc.id, t.lang), lambda: texts_for(session, bc, t.lang)
+    )
     name = html.escape(network.name if network else "", quote=False)
     lines = [
         f"📣 <b>{isolate(name) if t.rtl else name}</b>",

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
@@ -266,6 +266,10 @@ class Dispatcher:
         if not jobs:
             return out
         async with self.services.sessionmaker() as session:
+            # The identity map holds objects weakly: keep what the batch loads, so that the renderers'
+            # `session.get(Event/Broadcast/…)` of what many notices share is one query per batch.
+            keep: list[object] = []
+            event.listen(session.sync_session, "loaded_as_persistent", lambda _s, obj: keep.append(obj))
             notices = {
                 n.id: n
                 for n in (

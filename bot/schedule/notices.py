@@ -8,10 +8,10 @@ number of times (by restarts, by two instances) and is still stored, and sent, o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,9 +39,21 @@ AfterSend = Callable[[AsyncSession, m.Notice, int], Awaitable[None]]
 # starting fans out to its followers). Runs in a transaction together with marking the row done.
 Action = Callable[[AsyncSession, m.Notice, datetime], Awaitable[None]]
 
+T = TypeVar("T")
+
 RENDERERS: dict[str, Renderer] = {}
 AFTER_SEND: dict[str, AfterSend] = {}
 ACTIONS: dict[str, Action] = {}
+
+
+async def memo(session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+    """What `load()` returns, once per rendering batch: the dispatcher renders a batch of notices in
+    one session, so a renderer can look up what many notices share (a broadcast's translation for a
+    language, an event's counts) once instead of once per recipient."""
+    cache: dict[Hashable, Any] = session.info.setdefault("volbot_memo", {})
+    if key not in cache:
+        cache[key] = await load()
+    return cache[key]  # type: ignore[no-any-return]
 
 
 def action(kind: str) -> Callable[[Action], Action]:
