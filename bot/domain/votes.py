@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import models as m
 from bot.domain import people
 from bot.domain.decisions import record_decision
-from bot.domain.errors import NotAllowed, NotFound, UserError
-from bot.i18n import N_
+from bot.domain.errors import NotFound, UserError
+from bot.i18n import N_, negotiate, normalize_language
 from bot.schedule import notices
 
 CHOICES = ("for", "against", "abstain")
@@ -291,68 +291,186 @@ async def vote_in_network(session: AsyncSession, vote_id: int, network: m.Networ
     return vote
 
 
-async def may_vote(session: AsyncSession, vote: m.Vote, person: m.Person) -> bool:
-    if vote.restricted:
-        return bool(
-            await session.scalar(
-                select(m.VoteVoter.id).where(
-                    m.VoteVoter.vote_id == vote.id, m.VoteVoter.person_id == person.id
+@dataclass(frozen=True)
+class PressIn:
+    """One button press as Telegram reported it (nothing in it is trusted)."""
+
+    tg_id: int
+    first_name: str
+    last_name: str | None
+    username: str | None
+    language_code: str | None
+    chat_id: int
+    vote_id: int | None
+    code: str
+
+
+@dataclass
+class PressOut:
+    ok: bool
+    message: str  # untranslated; {choice} is the translated choice label
+    lang: str
+    vote_id: int | None = None
+    chat_id: int | None = None
+    choice: str | None = None
+    changed: bool = False
+
+
+_GONE = N_("This button no longer works.")
+_CLOSED = N_("This vote is closed. Presses no longer count.")
+_NOT_NAMED = N_("Only the named voters can vote on this question.")
+VOTED = N_("You voted: {choice}.")
+CHANGED = N_("Your vote is changed to: {choice}.")
+KEPT = N_("You already voted: {choice}. Nothing changed.")
+MAX_BATCH = 200
+
+
+async def record_presses(session: AsyncSession, presses: Sequence[PressIn], now: datetime) -> list[PressOut]:
+    """Record a batch of presses in one transaction (the caller commits); one result per press, in order.
+
+    Every press is checked against the database: the vote must exist, belong to the network of the
+    chat it was pressed in, be open, and (when restricted) name the presser. One ballot per voter is
+    kept by the unique (vote, person) key with INSERT … ON CONFLICT DO UPDATE; presses of one person
+    within the batch apply in order, so the last one wins. Pressing the same choice again writes
+    nothing. A handful of statements serve the whole batch, which is what keeps a storm of presses
+    cheap."""
+    if not presses:
+        return []
+    if len(presses) > MAX_BATCH:
+        raise ValueError("batch too large")
+    chat_ids = {p.chat_id for p in presses}
+    networks = {
+        n.chat_id: n
+        for n in (await session.scalars(select(m.Network).where(m.Network.chat_id.in_(chat_ids))))
+    }
+    person_rows: dict[int, dict[str, Any]] = {}
+    for p in presses:
+        person_rows[p.tg_id] = {
+            "tg_id": p.tg_id,
+            "first_name": (p.first_name or "")[:128],
+            "last_name": (p.last_name or None) and p.last_name[:128],
+            "username": p.username,
+            "tg_language": normalize_language(p.language_code),
+            "reminder_minutes": "1440",
+            "reachable": True,
+            "created_at": now,
+        }
+    await session.execute(
+        people.insert_for(session, m.Person.__table__)
+        .values(list(person_rows.values()))
+        .on_conflict_do_nothing(index_elements=["tg_id"])
+    )
+    persons = {
+        p.tg_id: p for p in (await session.scalars(select(m.Person).where(m.Person.tg_id.in_(person_rows))))
+    }
+    # Pressing in a network's group makes one a member of it (as any update in the group does).
+    member_rows = {
+        (networks[p.chat_id].id, persons[p.tg_id].id)
+        for p in presses
+        if p.chat_id in networks and p.tg_id in persons
+    }
+    if member_rows:
+        stmt = people.insert_for(session, m.Membership.__table__).values(
+            [
+                {
+                    "network_id": nid,
+                    "person_id": pid,
+                    "is_member": True,
+                    "is_coordinator": False,
+                    "is_follower": False,
+                    "created_at": now,
+                }
+                for nid, pid in sorted(member_rows)
+            ]
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["network_id", "person_id"], set_={"is_member": True})
+        )
+    vote_ids = {p.vote_id for p in presses if p.vote_id is not None}
+    found = (
+        {v.id: v for v in (await session.scalars(select(m.Vote).where(m.Vote.id.in_(vote_ids))))}
+        if vote_ids
+        else {}
+    )
+    person_ids = {pp.id for pp in persons.values()}
+    restricted = [v.id for v in found.values() if v.restricted]
+    named: set[tuple[int, int]] = set()
+    if restricted:
+        named = {
+            (int(a), int(b))
+            for a, b in await session.execute(
+                select(m.VoteVoter.vote_id, m.VoteVoter.person_id).where(
+                    m.VoteVoter.vote_id.in_(restricted), m.VoteVoter.person_id.in_(person_ids)
                 )
             )
+        }
+    state: dict[tuple[int, int], str] = {}
+    if found:
+        for vid, pid, choice in await session.execute(
+            select(m.Ballot.vote_id, m.Ballot.person_id, m.Ballot.choice).where(
+                m.Ballot.vote_id.in_(list(found)), m.Ballot.person_id.in_(person_ids)
+            )
+        ):
+            state[(int(vid), int(pid))] = str(choice)
+    out: list[PressOut] = []
+    changed_keys: dict[int, set[tuple[int, int]]] = {}
+    for p in presses:
+        network = networks.get(p.chat_id)
+        person = persons.get(p.tg_id)
+        lang = negotiate(
+            person.language if person else None,
+            person.tg_language if person else p.language_code,
+            network.language if network else None,
         )
-    row = await session.scalar(
-        select(m.Membership.is_member).where(
-            m.Membership.network_id == vote.network_id, m.Membership.person_id == person.id
+        vote = found.get(p.vote_id) if p.vote_id is not None else None
+        choice = CHOICE_CODES.get(p.code)
+        if vote is None or network is None or person is None or vote.network_id != network.id or not choice:
+            out.append(PressOut(False, _GONE, lang))
+            continue
+        if vote.status != "open" or (vote.deadline is not None and now >= vote.deadline):
+            out.append(PressOut(False, _CLOSED, lang))
+            continue
+        key = (vote.id, person.id)
+        if vote.restricted and key not in named:
+            out.append(PressOut(False, _NOT_NAMED, lang))
+            continue
+        previous = state.get(key)
+        if previous == choice:
+            out.append(PressOut(True, KEPT, lang, vote.id, vote.chat_id, choice, changed=False))
+            continue
+        state[key] = choice
+        changed_keys.setdefault(vote.id, set()).add(key)
+        out.append(
+            PressOut(True, VOTED if previous is None else CHANGED, lang, vote.id, vote.chat_id, choice, True)
         )
-    )
-    return bool(row)
-
-
-@dataclass(frozen=True)
-class Press:
-    choice: str
-    previous: str | None
-
-    @property
-    def changed(self) -> bool:
-        return self.choice != self.previous
-
-
-async def cast_ballot(
-    session: AsyncSession, vote: m.Vote, person: m.Person, choice: str, now: datetime
-) -> Press:
-    """Record a press. The same choice again changes nothing (no write); another choice replaces it."""
-    if choice not in CHOICES:
-        raise NotFound(N_("This button no longer works."))
-    if vote.status != "open":
-        raise UserError(N_("This vote is closed. Presses no longer count."))
-    if not await may_vote(session, vote, person):
-        raise NotAllowed(N_("Only the named voters can vote on this question."))
-    previous = await session.scalar(
-        select(m.Ballot.choice).where(m.Ballot.vote_id == vote.id, m.Ballot.person_id == person.id)
-    )
-    if previous == choice:
-        return Press(choice, previous)
-    # Bumping the revision of an open vote first takes the vote's row lock (PostgreSQL), so a close
-    # running at the same moment waits for this ballot and counts it, or this press sees it closed.
-    bumped = await session.execute(
-        update(m.Vote)
-        .where(m.Vote.id == vote.id, m.Vote.status == "open")
-        .values(revision=m.Vote.revision + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not bumped.rowcount:  # type: ignore[attr-defined]
-        raise UserError(N_("This vote is closed. Presses no longer count."))
-    stmt = people.insert_for(session, m.Ballot.__table__).values(
-        vote_id=vote.id, person_id=person.id, choice=choice, updated_at=now
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["vote_id", "person_id"],
-            set_={"choice": stmt.excluded.choice, "updated_at": stmt.excluded.updated_at},
+    rows: list[dict[str, Any]] = []
+    for vid, keys in changed_keys.items():
+        # Bumping the revision of an open vote takes its row lock (PostgreSQL): a close running at the
+        # same moment waits for these ballots and counts them, or this batch sees the vote closed.
+        bumped = await session.execute(
+            update(m.Vote)
+            .where(m.Vote.id == vid, m.Vote.status == "open")
+            .values(revision=m.Vote.revision + len(keys))
+            .execution_options(synchronize_session=False)
         )
-    )
-    return Press(choice, previous)
+        if not bumped.rowcount:  # type: ignore[attr-defined]
+            for r in out:
+                if r.vote_id == vid and r.changed:
+                    r.ok, r.message, r.changed = False, _CLOSED, False
+            continue
+        rows.extend(
+            {"vote_id": v, "person_id": pid, "choice": state[(v, pid)], "updated_at": now}
+            for v, pid in sorted(keys)
+        )
+    if rows:
+        stmt = people.insert_for(session, m.Ballot.__table__).values(rows)
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["vote_id", "person_id"],
+                set_={"choice": stmt.excluded.choice, "updated_at": stmt.excluded.updated_at},
+            )
+        )
+    return out
 
 
 async def tally(session: AsyncSession, vote: m.Vote) -> Tally:
