@@ -118,7 +118,7 @@ async def test_restricted_vote_refuses_others(bot: BotHarness) -> None:
     assert not ok.get("show_alert")
     assert await _ballots(bot, vote_id) == {21: "for"}
     # an unknown name in the list is explained, and no vote is opened
-    bad = texts(await bot.say(admin, "/vote Andet spørgsmål | voters @nobody", group))
+    bad = _sent(await bot.say(admin, "/vote Andet spørgsmål | voters @nobody", group))
     assert bad and "⚠️" in bad[0] and "@nobody" in bad[0]
     async with bot.services.sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(m.Vote)) == 1
@@ -147,13 +147,13 @@ async def test_forged_closed_and_missing_votes_change_nothing(bot: BotHarness) -
     assert refused.get("show_alert") and "closed" in str(refused["text"])
     assert await _ballots(bot, vote_a) == {30: "for"}
     # closing another network's vote from here is refused too
-    out = texts(await bot.say(admin, f"/closevote {vote_b}", group))
+    out = _sent(await bot.say(admin, f"/closevote {vote_b}", group))
     assert "⚠️" in out[0]
     assert (await _vote(bot, vote_b)).status == "open"
     # members cannot open or close votes
-    out = texts(await bot.say(eve, "/vote Må jeg?", group))
+    out = _sent(await bot.say(eve, "/vote Må jeg?", group))
     assert "⚠️" in out[0]
-    out = texts(await bot.say(eve, f"/closevote {vote_b}", other))
+    out = _sent(await bot.say(eve, f"/closevote {vote_b}", other))
     assert "⚠️" in out[0] and (await _vote(bot, vote_b)).status == "open"
 
 
@@ -169,7 +169,7 @@ async def test_rules_majority_tie_two_thirds_quorum(bot: BotHarness) -> None:
     await _press_all(
         bot, group, msg.message_id, ["For", "For", "Against", "Abstain", "Abstain", "Abstain"], 100
     )
-    out = texts(await bot.say(admin, "/closevote", group))
+    out = _sent(await bot.say(admin, "/closevote", group))
     d = await _decision(bot, v1)
     assert d.outcome == "adopted" and d.details["decided_by"] == "majority"
     assert (d.details["for"], d.details["against"], d.details["abstain"]) == (2, 1, 3)
@@ -177,7 +177,7 @@ async def test_rules_majority_tie_two_thirds_quorum(bot: BotHarness) -> None:
     # a tie is not adopted
     v2, msg = await _open(bot, admin, group, "/vote Uafgjort")
     await _press_all(bot, group, msg.message_id, ["For", "Against"], 200)
-    out = texts(await bot.say(admin, f"/closevote {v2}", group))
+    out = _sent(await bot.say(admin, f"/closevote {v2}", group))
     assert (await _decision(bot, v2)).outcome == "tie"
     assert any("tie" in t for t in out)
     # two-thirds: 2 of 3 is enough, 3 of 5 is not
@@ -188,19 +188,19 @@ async def test_rules_majority_tie_two_thirds_quorum(bot: BotHarness) -> None:
     assert d3.outcome == "adopted" and d3.details["decided_by"] == "two_thirds"
     v4, msg = await _open(bot, admin, group, "/vote To tredjedele igen | 2/3")
     await _press_all(bot, group, msg.message_id, ["For", "For", "For", "Against", "Against"], 400)
-    out = texts(await bot.say(admin, "/closevote", group))
+    out = _sent(await bot.say(admin, "/closevote", group))
     assert (await _decision(bot, v4)).outcome == "rejected"
     assert any("two-thirds" in t for t in out)
     # quorum: 3 votes cast of 5 needed -> no quorum, whatever the majority
     v5, msg = await _open(bot, admin, group, "/vote Beslutningsdygtig? | quorum 5")
     await _press_all(bot, group, msg.message_id, ["For", "For", "Abstain"], 500)
-    out = texts(await bot.say(admin, "/closevote", group))
+    out = _sent(await bot.say(admin, "/closevote", group))
     d5 = await _decision(bot, v5)
     assert d5.outcome == "no_quorum" and d5.details["decided_by"] == "quorum"
     assert any("quorum" in t for t in out)
     # the network's default rule, set by a coordinator, applies to new votes
-    assert texts(await bot.say(admin, "/settings vote two-thirds", group))[0] == "Saved."
-    bad = texts(await bot.say(admin, "/settings vote sometimes", group))
+    assert _sent(await bot.say(admin, "/settings vote two-thirds", group))[0] == "Saved."
+    bad = _sent(await bot.say(admin, "/settings vote sometimes", group))
     assert "⚠️" in bad[0] and "/settings vote" in bad[0]
     v6, _ = await _open(bot, admin, group, "/vote Med netværkets regel")
     assert (await _vote(bot, v6)).rule == "two_thirds"
@@ -240,9 +240,9 @@ async def test_quorum_of_those_attending_and_agenda_link(bot: BotHarness) -> Non
     await bot.say(admin, "/closevote", group)
     assert (await _decision(bot, vote_id)).outcome == "adopted"
     # "quorum attending" without a meeting is explained, nothing opened
-    out = texts(await bot.say(admin, "/vote Uden møde | quorum attending", group))
+    out = _sent(await bot.say(admin, "/vote Uden møde | quorum attending", group))
     assert "⚠️" in out[0] and "item" in out[0]
-    out = texts(await bot.say(admin, "/vote Forkert punkt | item 9999", group))
+    out = _sent(await bot.say(admin, "/vote Forkert punkt | item 9999", group))
     assert "⚠️" in out[0]
     async with bot.services.sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(m.Vote)) == 2
@@ -302,7 +302,7 @@ async def test_deadline_closes_the_vote(clocked_bot: BotHarness) -> None:
     assert refused.get("show_alert")
     assert await _ballots(bot, vote_id) == {50: "for"}
     # a deadline in the past is refused and nothing is opened
-    out = texts(await bot.say(admin, "/vote For sent | until 2026-11-01 12:00", group))
+    out = _sent(await bot.say(admin, "/vote For sent | until 2026-11-01 12:00", group))
     assert "⚠️" in out[0]
     # closing by hand before the deadline: the deadline later announces nothing
     v2, _ = await _open(bot, admin, group, "/vote Tidligt lukket | until 2026-11-24 12:00")
@@ -318,11 +318,11 @@ async def test_deadline_closes_the_vote(clocked_bot: BotHarness) -> None:
 
 async def test_guided_vote_dialogue(bot: BotHarness) -> None:
     admin, group = await _network(bot)
-    out = texts(await bot.say(admin, "/vote", group))
+    out = _sent(await bot.say(admin, "/vote", group))
     assert "question" in out[0]
-    out = texts(await bot.say(admin, "Skal vi købe et nyt telt?", group))
+    out = _sent(await bot.say(admin, "Skal vi købe et nyt telt?", group))
     assert "rule" in out[0]
-    out = texts(await bot.say(admin, "quorum many", group))
+    out = _sent(await bot.say(admin, "quorum many", group))
     assert "⚠️" in out[0]
     calls = await bot.say(admin, "two-thirds", group)
     assert any(c.buttons() for c in calls)
