@@ -90,6 +90,7 @@ async def test_coordinator_commands_and_buttons_refused_for_everyone_else(bot: B
         (group_a.id, buttons[0][1], f"bccancel:{broadcast_id}:"),
         (group_a.id, buttons[0][1], f"bcnet:{network_a}:"),
         (group_a.id, buttons[0][1], f"set:{network_a}:rules"),
+        (group_a.id, buttons[0][1], f"dlvnet:{network_a}:"),
     ]
     assert any(data.startswith("set:") for _c, _m, data in buttons), buttons
 
@@ -104,6 +105,7 @@ async def test_coordinator_commands_and_buttons_refused_for_everyone_else(bot: B
         "handcount": f"{vote_id} 9 0 0",
         "minutes": str(meeting_id),
         "broadcast": "Spam for every follower",
+        "deliveries": "",
     }
     coordinator_only = [c for c in COMMANDS if c.who == "coordinator"]
     assert {c.name for c in coordinator_only} <= set(args), "a new coordinator command needs arguments here"

@@ -37,6 +37,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application
 
 from bot.db import models as m
+from bot.domain import deliveries
 from bot.i18n import Translator, get_translator, negotiate
 from bot.schedule.notices import ACTIONS, AFTER_SEND, RENDERERS, Rendered
 from bot.schedule.pacing import Limits, Pacer
@@ -58,6 +59,7 @@ class _Job:
     ref_id: int | None
     person_id: int | None
     due_at: datetime
+    network_id: int | None = None
     rendered: Rendered | None = None
 
 
@@ -73,6 +75,7 @@ class _Result:
     message_id: int | None = None
     error: str | None = None
     unreachable_person: int | None = None
+    network_id: int | None = None
 
 
 @dataclass
@@ -174,6 +177,7 @@ class Dispatcher:
                         m.Notice.ref_id,
                         m.Notice.person_id,
                         m.Notice.due_at,
+                        m.Notice.network_id,
                     )
                 )
             ).all()
@@ -363,6 +367,7 @@ class Dispatcher:
             attempts=job.attempts,
             kind=job.kind,
             ref_id=job.ref_id,
+            network_id=job.network_id,
             **kw,
         )
 
@@ -485,10 +490,14 @@ class Dispatcher:
                 message_id=bindparam("b_message_id"),
                 last_error=bindparam("b_error"),
                 claimed_by=bindparam("b_claimed_by"),
+                # When the attempt ended (what coordinators see for a failure).
+                claimed_at=bindparam("b_at"),
             )
         )
+        at = self.clock()
         params = [
             {
+                "b_at": at,
                 "b_id": r.id,
                 "b_state": r.state,
                 "b_attempts": r.attempts,
@@ -507,6 +516,17 @@ class Dispatcher:
                 await session.execute(
                     update(m.Person).where(m.Person.id.in_(unreachable)).values(reachable=False)
                 )
+            failed_in = {
+                r.network_id
+                for r in batch
+                if r.state == "failed"
+                and r.network_id is not None
+                and r.kind != deliveries.SUMMARY
+                and r.error != "unreachable"
+            }
+            if failed_in:
+                # Coordinators get a summary of the day's failures (once per network and day).
+                await deliveries.note_failures(session, failed_in, at)
             for r in batch:
                 hook = AFTER_SEND.get(r.kind)
                 if hook is not None and r.state == "sent" and r.message_id is not None:
