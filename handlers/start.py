@@ -28,25 +28,6 @@ def start_payload(
     return deco
 
 
-@start_payload("net_")
-async def follow_from_link(ctx: Ctx, slug: str) -> None:
-    assert ctx.person is not None
-    network = await people.network_by_slug(ctx.session, slug)
-    if network is None:
-        raise UserError(N_("I could not find that network. Ask its coordinators for a new link."))
-    new = await people.follow(ctx.session, network, ctx.person, ctx.now)
-    if new:
-        await ctx.reply(
-            ctx.t._(
-                "You now follow {network}. I will send you its events and reminders. "
-                "/reminders chooses when, /unsubscribe stops.",
-                network=network.name,
-            )
-        )
-    else:
-        await ctx.reply(ctx.t._("You already follow {network}.", network=network.name))
-
-
 @handler
 async def start(ctx: Ctx) -> None:
     if not ctx.is_private:
