@@ -29,6 +29,7 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("newevent", N_("Announce an event"), "both", "member"),
     CommandInfo("events", N_("Upcoming events"), "both"),
     CommandInfo("event", N_("Show one event"), "both"),
+    CommandInfo("editevent", N_("Change the time or place of an event"), "both", "member"),
     CommandInfo("cancelevent", N_("Cancel an event"), "both", "member"),
     CommandInfo("subscribe", N_("Follow a network's events and reminders"), "both"),
     CommandInfo("unsubscribe", N_("Stop following a network"), "private"),
