@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
 from bot.domain.errors import NotAllowed, NotFound, UserError
+from bot.domain.people import insert_for
 from bot.i18n import N_
 
 MAX_TITLE = 120
@@ -120,16 +121,24 @@ def require_open(event: m.Event, now: datetime) -> None:
         raise UserError(N_("This event has already taken place."))
 
 
+async def _rsvp_row(session: AsyncSession, event: m.Event, person: m.Person, now: datetime) -> m.Rsvp:
+    """The person's row for this event, created if missing (two quick presses cannot both insert)."""
+    await session.execute(
+        insert_for(session, m.Rsvp.__table__)
+        .values(event_id=event.id, person_id=person.id, status=None, remind=False, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id", "person_id"])
+    )
+    row = await rsvp_of(session, event.id, person.id)
+    assert row is not None
+    return row
+
+
 async def set_rsvp(
     session: AsyncSession, event: m.Event, person: m.Person, status: str, now: datetime
 ) -> bool:
     """Going / not going. Returns False when nothing changed (a second identical press)."""
     require_open(event, now)
-    row = await rsvp_of(session, event.id, person.id)
-    if row is None:
-        session.add(m.Rsvp(event_id=event.id, person_id=person.id, status=status, updated_at=now))
-        await session.flush()
-        return True
+    row = await _rsvp_row(session, event, person, now)
     if row.status == status:
         return False
     row.status = status
@@ -139,11 +148,7 @@ async def set_rsvp(
 
 async def set_remind(session: AsyncSession, event: m.Event, person: m.Person, now: datetime) -> bool:
     require_open(event, now)
-    row = await rsvp_of(session, event.id, person.id)
-    if row is None:
-        session.add(m.Rsvp(event_id=event.id, person_id=person.id, status=None, remind=True, updated_at=now))
-        await session.flush()
-        return True
+    row = await _rsvp_row(session, event, person, now)
     if row.remind:
         return False
     row.remind = True

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
 from bot.domain.errors import NotAllowed, NotFound, UserError
+from bot.domain.people import insert_for
 from bot.i18n import N_
 from bot.schedule.notices import action, cancel_pending, enqueue
 
@@ -527,13 +528,18 @@ async def set_attendance(
         raise NotAllowed(N_("Only the network's members and followers can answer this."))
     if meeting.status != "scheduled":
         raise UserError(N_("That meeting can no longer be changed."))
+    # Insert-or-nothing first, so two quick presses by one person cannot both insert.
+    inserted = await session.execute(
+        insert_for(session, m.Attendance.__table__)
+        .values(meeting_id=meeting.id, person_id=person.id, status=status, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["meeting_id", "person_id"])
+    )
+    if inserted.rowcount:  # type: ignore[attr-defined]
+        return True
     row = await session.scalar(
         select(m.Attendance).where(m.Attendance.meeting_id == meeting.id, m.Attendance.person_id == person.id)
     )
-    if row is None:
-        session.add(m.Attendance(meeting_id=meeting.id, person_id=person.id, status=status, updated_at=now))
-        await session.flush()
-        return True
+    assert row is not None
     if row.status == status:
         return False
     row.status = status
