@@ -11,6 +11,7 @@ from bot.domain import people
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import LANGUAGE_NAMES, N_, normalize_language
 from bot.render.keyboard import Button, callback
+from bot.render.votes import RULE_LABELS
 from handlers.common import Ctx, group_admins, handler
 from handlers.dialogue import Form, Step, begin, register_form
 from handlers.router import on_callback, parse_id
@@ -73,6 +74,10 @@ def _settings_text(ctx: Ctx, coordinators: list[str], translators: list[str]) ->
         t.n_(
             "Objections to minutes within {n} day", "Objections to minutes within {n} days", n.objection_days
         ),
+        t._("Votes: {rule}", rule=t.plain(RULE_LABELS.get(n.vote_rule, RULE_LABELS["majority"]))),
+        t.n_("Quorum: at least {n} vote cast", "Quorum: at least {n} votes cast", n.vote_quorum)
+        if n.vote_quorum
+        else t._("Quorum: none"),
         t._("Named coordinators: {names}", names=", ".join(coordinators) or "—"),
         t._("Translators: {names}", names=", ".join(translators) or "—"),
         "",
@@ -80,6 +85,9 @@ def _settings_text(ctx: Ctx, coordinators: list[str], translators: list[str]) ->
             "Group admins are always coordinators. To change a value, press a button, or write for example:\n"
             "/settings timezone Europe/Copenhagen\n/settings rules 10 7 7 7\n"
             "/settings coordinator add @name\n/settings translator add @name ar"
+        ),
+        t._(
+            "/settings vote majority, /settings vote two-thirds or /settings vote quorum 5 set how votes are decided."
         ),
     ]
     return "\n".join(lines)

@@ -43,6 +43,7 @@ async def test_setup_help_and_settings_in_group(bot: BotHarness) -> None:
     # a plural in Danish: "10 dage"
     shown = texts(await bot.say(admin, "/settings", group))[0]
     assert "10 dage" in shown and "Europe/Copenhagen" in shown
+    assert "Afstemninger: simpelt flertal af de afgivne stemmer" in shown and "Beslutningsdygtighed: intet krav" in shown
     # bad input: clear message, nothing changed
     bad = texts(await bot.say(admin, "/settings rules 3 7 7 7", group))[0]
     assert "⚠️" in bad and "10" in bad
