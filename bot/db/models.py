@@ -407,3 +407,13 @@ class Decision(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SendSlot(Base):
+    """Telegram's global send budget shared by the instances on one PostgreSQL database: one row per
+    time slot taken (see bot/schedule/budget.py). Rows older than a minute are deleted."""
+
+    __tablename__ = "send_slots"
+
+    # Slot number: the database clock in units of 1/slots-per-second since the epoch.
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

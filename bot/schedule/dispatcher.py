@@ -39,6 +39,7 @@ from telegram.ext import Application
 from bot.db import models as m
 from bot.domain import deliveries
 from bot.i18n import Translator, get_translator, negotiate
+from bot.schedule.budget import SharedBudget
 from bot.schedule.notices import ACTIONS, AFTER_SEND, RENDERERS, Rendered
 from bot.schedule.pacing import Limits, Pacer
 from bot.services import Services
@@ -61,6 +62,8 @@ class _Job:
     due_at: datetime
     network_id: int | None = None
     rendered: Rendered | None = None
+    # time.monotonic() when the claim was made (refreshed by the heartbeat as `_beat`)
+    claimed_mono: float = 0.0
 
 
 @dataclass
@@ -102,9 +105,14 @@ class Dispatcher:
     backoff_base = 2.0
     # A 429 is retried in place this many times (then the row goes back to the database).
     max_rate_retries = 5
-    # Claims older than this without a heartbeat belong to a dead instance.
-    stale_after = timedelta(seconds=30)
-    heartbeat_every = 5.0
+    # Claims older than this without a heartbeat belong to a dead instance: its rows are taken back
+    # that long after it died. A live instance refreshes its claims every `heartbeat_every` seconds
+    # (five chances before they go stale) and never starts a request on a claim it could not refresh
+    # for `stale_after - claim_margin` (the database was unreachable, the loop stalled): that row is
+    # given back instead, so another instance taking it cannot make a duplicate.
+    stale_after = timedelta(seconds=10)
+    heartbeat_every = 2.0
+    claim_margin = 3.0
     # Minimum seconds between two edits of a broadcast's progress message.
     progress_every_group = 5.0
     progress_every_private = 5.0
@@ -115,6 +123,9 @@ class Dispatcher:
         self.instance = uuid.uuid4().hex[:12]
         limits = services.extra.get("limits")
         self.pacer = Pacer(limits if isinstance(limits, Limits) else None)
+        if self.pacer.limits.global_per_second <= 1000 and services.engine.dialect.name == "postgresql":
+            # Several instances may share this database: they share Telegram's global limit too.
+            self.pacer.shared = SharedBudget(services.engine)
         if self.pacer.limits.global_per_second > 1000:
             # No rate limit (a local Bot API server): claim and send in larger rounds.
             self.batch, self.concurrency = 200, 64
@@ -126,6 +137,8 @@ class Dispatcher:
         self._writer_wake = asyncio.Event()
         self._held: set[int] = set()
         self._heart: asyncio.Task[None] | None = None
+        # time.monotonic() at the start of the last heartbeat that refreshed every claim held
+        self._beat = 0.0
         self._progress: dict[int, _Progress] = {}
         self._bg: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -145,6 +158,7 @@ class Dispatcher:
         limit = limit or self.batch
         if self._stopping:
             return []
+        claimed_mono = time.monotonic()
         async with self.services.sessionmaker() as session:
             pg = session.get_bind().dialect.name == "postgresql"
             ids: list[int] = []
@@ -182,7 +196,7 @@ class Dispatcher:
                 )
             ).all()
             await session.commit()
-        jobs = [_Job(*r) for r in rows]
+        jobs = [_Job(**r._mapping, claimed_mono=claimed_mono) for r in rows]
         jobs.sort(key=lambda j: (j.kind in BULK_KINDS, j.due_at, j.id))
         self._held.update(j.id for j in jobs)
         return jobs
@@ -202,7 +216,9 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.heartbeat_every)
             held = list(self._held)
+            started = time.monotonic()
             if not held:
+                self._beat = started
                 continue
             try:
                 async with self.services.sessionmaker() as session:
@@ -217,6 +233,7 @@ class Dispatcher:
                             .values(claimed_at=self.clock())
                         )
                     await session.commit()
+                self._beat = started
             except Exception:
                 log.exception("dispatcher heartbeat failed")
 
@@ -229,11 +246,16 @@ class Dispatcher:
                 self._heart = asyncio.get_running_loop().create_task(self._heartbeat())
             sent_before = self.stats["sent"]
             await self.release_stale(now or self.clock())
+            released = time.monotonic()
             sem = asyncio.Semaphore(self.concurrency)
             tasks: set[asyncio.Task[None]] = set()
             touched: set[int] = set()
             while True:
                 self._again = False
+                if time.monotonic() - released > self.heartbeat_every:
+                    # A long run (a broadcast) also takes over what a dead instance held meanwhile.
+                    await self.release_stale(now or self.clock())
+                    released = time.monotonic()
                 jobs = await self.claim(now or self.clock())
                 if not jobs:
                     # Wait for what is in flight: a retried row may be due again by then.
@@ -359,6 +381,12 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ sending
 
+    def _claim_fresh(self, job: _Job) -> bool:
+        """Whether the job's claim was refreshed recently enough that no other instance takes it back."""
+        stale = self.stale_after.total_seconds()
+        fresh = max(job.claimed_mono, self._beat)
+        return time.monotonic() - fresh < stale - min(self.claim_margin, 0.3 * stale)
+
     def _result(self, job: _Job, state: str, **kw: Any) -> _Result:
         kw.setdefault("due_at", job.due_at)
         return _Result(
@@ -379,6 +407,10 @@ class Dispatcher:
         rate_retries = 0
         while True:
             await self.pacer.acquire(job.chat_id)
+            if not self._claim_fresh(job):
+                # The claim may look stale to the other instances by now: give the row back unsent.
+                self._record(self._result(job, "pending", error="claim expired before sending"))
+                return
             try:
                 if rendered.document is not None:
                     name, data = rendered.document

@@ -6,6 +6,10 @@ before it starts a request instead: per chat first (without holding the global s
 chat never stalls the others), then globally. The global budget is a sliding one-second window
 capped a little under the limit plus an even spacing, because Telegram counts requests when they
 arrive and network jitter can bunch two requests that left evenly spaced.
+
+Several instances on one PostgreSQL database share the global budget instead
+(`bot.schedule.budget.SharedBudget`): the per-chat limits stay in each instance, and the global step
+takes a slot from the database.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.schedule.budget import SharedBudget
 
 
 @dataclass
@@ -45,8 +53,9 @@ class Limits:
 class Pacer:
     """`await pacer.acquire(chat_id)` before each request to a chat; `pause()` after a 429."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, shared: SharedBudget | None = None) -> None:
         self.limits = limits or Limits()
+        self.shared = shared
         self._window: deque[float] = deque()
         self._last = -1e9
         self._paused_until = 0.0
@@ -108,6 +117,11 @@ class Pacer:
             self._chat_next[chat_id] = now + self.limits.private_interval
 
     async def _global_slot(self) -> None:
+        if self.shared is not None:
+            while (wait := self._paused_until - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            await self.shared.acquire()
+            return
         lim = self.limits
         async with self._lock:
             while True:

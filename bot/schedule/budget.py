@@ -1,0 +1,133 @@
+"""Telegram's global limit (~30 messages/s per bot) shared by several instances on one PostgreSQL.
+
+Each instance paces itself (`bot.schedule.pacing`), but two instances pacing themselves to ~30/s
+together send ~60/s. Here the budget lives in the database: time is cut into slots of
+1/`per_second` s on the database's clock, and a request may start only in a slot its instance holds
+(one row in `send_slots` per slot taken: the primary key makes a slot one instance's). An instance
+takes a few free slots of the next second at a time — one `INSERT … SELECT … ON CONFLICT DO NOTHING
+RETURNING` round trip per chunk — and starts one request at the beginning of each of them.
+
+With one request per slot, any one-second window holds at most `per_second + 1` request starts,
+whichever instances they come from; `per_second` is 28 so that this stays under Telegram's 30.
+Slots of a chunk not used in time (fewer messages than slots) are simply wasted. Old rows are
+deleted as part of a later reservation. SQLite (one machine, one instance) does not use this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+_RESERVE = text(
+    """
+    INSERT INTO send_slots (slot)
+    SELECT s FROM generate_series(CAST(:first AS BIGINT), CAST(:last AS BIGINT)) AS s
+    WHERE NOT EXISTS (SELECT 1 FROM send_slots t WHERE t.slot = s)
+    ORDER BY s
+    LIMIT :k
+    ON CONFLICT (slot) DO NOTHING
+    RETURNING slot
+    """
+)
+_RESERVE_AND_PRUNE = text(
+    """
+    WITH pruned AS (DELETE FROM send_slots WHERE slot < :old)
+    INSERT INTO send_slots (slot)
+    SELECT s FROM generate_series(CAST(:first AS BIGINT), CAST(:last AS BIGINT)) AS s
+    WHERE NOT EXISTS (SELECT 1 FROM send_slots t WHERE t.slot = s)
+    ORDER BY s
+    LIMIT :k
+    ON CONFLICT (slot) DO NOTHING
+    RETURNING slot
+    """
+)
+_NOW = text("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)")
+
+
+class SharedBudget:
+    """`await budget.acquire()` before each request: returns at the start of a slot this instance holds."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        per_second: int = 28,
+        chunk: int = 7,
+        horizon: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.per_second = per_second
+        self.width = 1.0 / per_second
+        # Slots taken per round trip at most, and how far ahead one looks for free ones.
+        self.chunk = chunk
+        self.horizon = horizon
+        self._slots: deque[int] = deque()
+        self._lock = asyncio.Lock()
+        self._waiting = 0
+        # database clock - time.monotonic(), so every instance counts slots on the same clock
+        self._offset: float | None = None
+        self._synced = 0.0
+        self._pruned = 0.0
+        self.reservations = 0
+
+    async def _sync(self) -> None:
+        async with self.engine.connect() as conn:
+            t0 = time.monotonic()
+            db = float((await conn.execute(_NOW)).scalar_one())
+            t1 = time.monotonic()
+        self._offset = db - (t0 + t1) / 2
+        self._synced = t1
+
+    def _now(self) -> float:
+        assert self._offset is not None
+        return time.monotonic() + self._offset
+
+    async def _reserve(self) -> None:
+        if self._offset is None or time.monotonic() - self._synced > 60.0:
+            await self._sync()
+        now = self._now()
+        first = int(now / self.width) + 1
+        last = first + max(1, int(self.horizon / self.width)) - 1
+        k = max(1, min(self.chunk, self._waiting))
+        params: dict[str, int] = {"first": first, "last": last, "k": k}
+        stmt = _RESERVE
+        if time.monotonic() - self._pruned > 10.0:
+            stmt = _RESERVE_AND_PRUNE
+            params["old"] = int((now - 60.0) / self.width)
+            self._pruned = time.monotonic()
+        async with self.engine.begin() as conn:
+            got = sorted(int(s) for s in (await conn.execute(stmt, params)).scalars())
+        self.reservations += 1
+        self._slots.extend(got)
+        if not got:
+            # The next second is taken by the others: look again when some of it has passed.
+            await asyncio.sleep(self.horizon / 2)
+
+    async def acquire(self) -> None:
+        self._waiting += 1
+        try:
+            while True:
+                slot = None
+                async with self._lock:
+                    # Drop slots whose time has passed (a request there could share the next slot).
+                    while self._slots and (self._slots[0] + 1) * self.width <= self._now_or_zero():
+                        self._slots.popleft()
+                    if self._slots:
+                        slot = self._slots.popleft()
+                    else:
+                        await self._reserve()
+                        continue
+                wait = slot * self.width - self._now()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if self._now() < (slot + 1) * self.width:
+                    return
+                # Woken too late for that slot (a busy loop): take another.
+        finally:
+            self._waiting -= 1
+
+    def _now_or_zero(self) -> float:
+        return self._now() if self._offset is not None else 0.0
