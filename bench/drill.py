@@ -7,7 +7,7 @@ survivor takes back the dead instance's claims once they go stale and finishes t
 Prints how many followers got the message 0 times (lost: goal 0) and more than once (duplicated:
 only messages that were in flight when the process died may repeat — Telegram had them, the dead
 process had not recorded it yet), the messages/s of the two instances together while both ran
-(the fake enforces Telegram's limits: they share one budget, so together ~28/s and no 429), and
+(the fake enforces Telegram's limits: they share one budget, so together ~29/s and no 429), and
 how long the survivor took to take over. Exit status 1 when anything was lost.
 """
 
