@@ -114,3 +114,17 @@ async def test_against_the_bot_api_fake_errors_and_uploads() -> None:
             # multipart goes through httpx
             await bot.send_document(42, document=b"BEGIN:VCALENDAR", filename="e.ics")
             assert api.calls("sendDocument", 42)[0].ok
+
+
+def test_proxy_in_environment_falls_back_to_httpx(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from telegram.request import HTTPXRequest
+
+    from bot.app import _request
+    from bot.http_request import LeanRequest
+
+    for key in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    assert isinstance(_request(), LeanRequest)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    chosen = _request()
+    assert isinstance(chosen, HTTPXRequest) and not isinstance(chosen, LeanRequest)
