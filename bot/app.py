@@ -6,8 +6,10 @@ import importlib
 import logging
 import os
 import pkgutil
+import traceback
 from typing import Any
 
+from sqlalchemy import select
 from telegram import (
     BotCommand,
     BotCommandScopeAllChatAdministrators,
@@ -25,8 +27,9 @@ from bot.commands import COMMANDS, CommandInfo
 from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade
+from bot.db.models import Person
 from bot.http_request import LeanRequest
-from bot.i18n import LANGUAGES, get_translator
+from bot.i18n import LANGUAGES, get_translator, negotiate
 from bot.services import AdminCache, Services
 
 log = logging.getLogger(__name__)
@@ -92,20 +95,33 @@ async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def on_error(update: object, context: Any) -> None:
-    """Log the failure without message texts or tokens, and apologise in the person's language."""
+    """Log the failure without message texts or tokens, and apologise in the person's language.
+
+    Only the exception's type and the stack are logged: an exception's message may quote what a user
+    wrote (and SQL errors quote parameters), so it is left out."""
     err = context.error
     chat_id = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+    stack = "".join(traceback.format_tb(err.__traceback__)) if err is not None else ""
     log.error(
-        "handler failed: %s (update %s, chat %s)",
+        "handler failed: %s (update %s, chat %s)\n%s",
         type(err).__name__,
         update.update_id if isinstance(update, Update) else "-",
         chat_id,
-        exc_info=(type(err), err, err.__traceback__) if err else None,
+        stack,
     )
     if not isinstance(update, Update) or chat_id is None:
         return
     user = update.effective_user
     t = get_translator(user.language_code if user else None)
+    services = context.application.bot_data.get("services") if context.application else None
+    if user is not None and isinstance(services, Services):
+        try:
+            async with services.sessionmaker() as session:
+                person = await session.scalar(select(Person).where(Person.tg_id == user.id))
+                if person is not None:
+                    t = get_translator(negotiate(person.language, person.tg_language, None))
+        except Exception:  # the database may be what failed; Telegram's language will do
+            pass
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(

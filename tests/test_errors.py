@@ -1,0 +1,33 @@
+"""A handler that fails: the person gets an apology in their language; the log has no text or token."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.domain import people
+from bot.testing.harness import BotHarness, texts
+
+
+async def test_failure_apologises_in_language_and_logs_no_text(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_words = "Fællesspisning hos Amina på Egebækvej 12"
+
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError(f"exploded while reading {secret_words}")
+
+    amina = bot.user(7, "Amina", "da")
+    await bot.say(amina, "/language")
+    # She chose Arabic earlier; Telegram still says Danish: the apology follows her choice.
+    msg = next(c for c in bot.api.calls("sendMessage", amina.id))
+    await bot.press(amina, amina.id, msg.message_id, "العربية")
+    monkeypatch.setattr(people, "translator_languages", broken)
+    with caplog.at_level(logging.ERROR):
+        replies = texts(await bot.say(amina, f"/help {secret_words}"), amina.id)
+    assert replies == ["عذرًا، حدث خطأ ما. يرجى المحاولة مرة أخرى."], replies
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "handler failed: RuntimeError" in logged
+    assert "Egebækvej" not in logged and "Fællesspisning" not in logged
+    assert "TEST-TOKEN" not in logged
