@@ -3,6 +3,7 @@ the reader's language resolved, user errors translated, commit on success, rollb
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,7 +21,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.db import models as m
@@ -127,7 +128,7 @@ class Ctx:
             if quote and msg is not None and i == 0 and not self.is_private:
                 kwargs["reply_to_message_id"] = msg.message_id
                 kwargs["allow_sending_without_reply"] = True
-            sent = await self.context.bot.send_message(self.chat.id, part, **kwargs)
+            sent = await send_paced(self.context, self.chat.id, part, **kwargs)
         return sent
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
@@ -267,14 +268,32 @@ def split_fields(text: str, count: int) -> list[str]:
     return parts
 
 
+# A reply held back by a 429 longer than this is dropped (the person would not connect it any more).
+MAX_REPLY_WAIT = 15.0
+
+
+async def send_paced(context: Context, chat_id: int, text: str, **kwargs: Any) -> Message:
+    """send_message that honours Telegram's 429 (retry_after) once instead of losing the reply: in a
+    busy group the bot's own announcements may use up the chat's budget of 20 messages a minute."""
+    try:
+        return await context.bot.send_message(chat_id, text, **kwargs)
+    except RetryAfter as err:
+        delay = err.retry_after
+        wait = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
+        if wait > MAX_REPLY_WAIT:
+            raise
+        await asyncio.sleep(wait)
+        return await context.bot.send_message(chat_id, text, **kwargs)
+
+
 async def send_to(
     context: Context, chat_id: int, text: str, keyboard: Keyboard | None = None
 ) -> Message | None:
     sent = None
     parts = split_message(text)
     for i, part in enumerate(parts):
-        sent = await context.bot.send_message(
-            chat_id, part, reply_markup=markup(keyboard) if i == len(parts) - 1 else None
+        sent = await send_paced(
+            context, chat_id, part, reply_markup=markup(keyboard) if i == len(parts) - 1 else None
         )
     return sent
 

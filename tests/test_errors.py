@@ -31,3 +31,12 @@ async def test_failure_apologises_in_language_and_logs_no_text(
     assert "handler failed: RuntimeError" in logged
     assert "Egebækvej" not in logged and "Fællesspisning" not in logged
     assert "TEST-TOKEN" not in logged
+
+
+async def test_reply_waits_out_a_429_instead_of_losing_it(bot: BotHarness) -> None:
+    amina = bot.user(8, "Amina", "da")
+    bot.api.fail_next("sendMessage", chat_id=amina.id, kind="429", retry_after=1)
+    calls = await bot.say(amina, "/help")
+    sends = [c for c in calls if c.method == "sendMessage" and c.chat_id == amina.id]
+    assert [c.status for c in sends] == [429, 200]
+    assert "/language" in (sends[-1].plain_text or "")
