@@ -53,6 +53,19 @@ async def finish_newmeeting(ctx: Ctx, data: dict[str, Any]) -> None:
     )
     deadline = mt.deadline_of(meeting, network)
     t = ctx.t
+    if deadline <= ctx.now:
+        # Planned less than the deadline ahead: items go to the coordinators from the start.
+        await ctx.reply(
+            t._(
+                "Meeting {id} is planned: {meeting}.\nThe deadline for agenda items ({deadline}) has "
+                "already passed: items sent now go to the coordinators. The notice goes out now.",
+                id=meeting.id,
+                meeting=rm.meeting_line(t, network, meeting),
+                deadline=rm.when(t, network, deadline),
+            )
+        )
+        wake(ctx)
+        return
     await ctx.reply(
         t._(
             "Meeting {id} is planned: {meeting}.\nAgenda items are due by {deadline}; "
@@ -180,6 +193,8 @@ async def movemeeting(ctx: Ctx) -> None:
             id=meeting.id,
             meeting=rm.meeting_line(ctx.t, network, meeting),
         )
+        + "\n"
+        + ctx.t._("The group, those who said they attend and the followers are told.")
     )
     wake(ctx)
 
@@ -191,8 +206,13 @@ async def cancelmeeting(ctx: Ctx) -> None:
         raise UserError(N_("Write the meeting's number. Example: {example}"), example="/cancelmeeting 3")
     meeting, network = await meeting_for(ctx, meeting_id)
     await ctx.require_coordinator(network)
-    await mt.cancel_meeting(ctx.session, meeting, ctx.now)
-    await ctx.reply(ctx.t._("Meeting {id} is cancelled; its notices will not be sent.", id=meeting.id))
+    await mt.cancel_meeting(ctx.session, meeting, network, ctx.now)
+    await ctx.reply(
+        ctx.t._("Meeting {id} is cancelled; its notices will not be sent.", id=meeting.id)
+        + "\n"
+        + ctx.t._("The group, those who said they attend and the followers are told.")
+    )
+    wake(ctx)
 
 
 @on_callback("att")

@@ -46,7 +46,7 @@ async def minutes(ctx: Ctx) -> None:
     t = ctx.group_t
     sent = await ctx.context.bot.send_message(
         ctx.chat.id,
-        rm.minutes_text(t, network, meeting)[:4096],
+        rm.minutes_text(t, network, meeting, cut_note=False),
         reply_to_message_id=source.message_id,
         allow_sending_without_reply=True,
         reply_markup=markup(rm.objection_keyboard(t, meeting)),

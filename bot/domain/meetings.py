@@ -13,6 +13,8 @@ do not follow read them in the group. The private copies are planned when the gr
 rendered, so somebody who starts following after the meeting was created still gets the later
 notices. Coordinators (named ones, the meeting's creator, and group admins the handler names) get
 the late items to decide on and the minutes reminder privately.
+A move or a cancellation is told at once: to the group and, privately, to those who answered
+Attending or Substitute and to the followers (a move replaces the call with its own notice).
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ KIND_FANOUT = "mtg_fanout"
 KIND_LATE = "mtg_late"
 KIND_ITEM_DECIDED = "mtg_itemdec"
 KIND_MINUTES_DUE = "mtg_mindue"
+# A meeting moved or cancelled: the group, and privately those who answered Attending or Substitute
+# and the followers, each in their language.
+KIND_MOVED = "mtg_moved"
+KIND_CANCELLED = "mtg_cancelled"
 CALL_REMINDER_DAYS = 3
 ATTENDANCE = ("attending", "regrets", "substitute")
 MAX_TITLE = 200
@@ -82,6 +88,24 @@ def stage_times(meeting: m.Meeting, network: m.Network, now: datetime) -> dict[s
     return out
 
 
+def stage_over(meeting: m.Meeting, network: m.Network, stage: str, at: datetime) -> bool:
+    """Whether a stage notice sent at `at` would come after the step that follows it (the bot was
+    down, or the meeting was created late): a reminder of the call after the deadline, the day-before
+    reminder after the meeting. Such a notice is not sent; the next one says what matters."""
+    tz = zone(network)
+    deadline = deadline_of(meeting, network)
+    final = days_before(meeting.starts_at, network.final_agenda_days, tz)
+    daybefore = days_before(meeting.starts_at, 1, tz)
+    until = {
+        "call": meeting.starts_at,
+        "callrem": deadline,
+        "closed": min(final, daybefore),
+        "final": daybefore,
+        "daybefore": meeting.starts_at,
+    }.get(stage)
+    return until is None or at >= until
+
+
 def stamp(meeting: m.Meeting) -> int:
     """Part of every dedup key: a moved meeting gets fresh notices."""
     return int(meeting.starts_at.timestamp())
@@ -102,10 +126,16 @@ async def plan_notices(
     network: m.Network,
     now: datetime,
     coordinator_ids: Iterable[int] = (),
+    *,
+    call: bool = True,
 ) -> int:
-    """Plan the group's stage notices and the coordinators' minutes reminder. Idempotent."""
+    """Plan the group's stage notices and the coordinators' minutes reminder. Idempotent.
+
+    `call=False` (a moved meeting): no new call notice — the notice of the move says it instead."""
     added = 0
     for stage, due in stage_times(meeting, network, now).items():
+        if stage == "call" and not call:
+            continue
         added += await enqueue(
             session,
             kind=KIND_STAGE,
@@ -146,6 +176,9 @@ async def plan_notices(
 async def fan_out_action(session: AsyncSession, notice: m.Notice, now: datetime) -> None:
     meeting = await session.get(m.Meeting, notice.ref_id) if notice.ref_id else None
     if meeting is None or meeting.status != "scheduled" or notice.payload.get("ts") != stamp(meeting):
+        return
+    network = await session.get(m.Network, meeting.network_id)
+    if network is None or stage_over(meeting, network, str(notice.payload.get("stage")), now):
         return
     await fan_out(session, notice, meeting)
 
@@ -258,22 +291,97 @@ async def move_meeting(
     starts_at: datetime,
     now: datetime,
     coordinator_ids: Iterable[int] = (),
-) -> None:
+) -> int:
+    """Move the meeting, replan its notices and tell the people concerned; returns how many are told."""
     if meeting.status != "scheduled" or meeting.starts_at <= now:
         raise UserError(N_("That meeting can no longer be changed."))
     if starts_at <= now:
         raise UserError(N_("That time has already passed. Example: /newmeeting 2027-04-06 17:00 | Rådhuset"))
+    if starts_at == meeting.starts_at:
+        raise UserError(N_("The meeting is already at that time."))
+    clash = await session.scalar(
+        select(m.Meeting).where(
+            m.Meeting.network_id == network.id,
+            m.Meeting.status == "scheduled",
+            m.Meeting.starts_at == starts_at,
+            m.Meeting.id != meeting.id,
+        )
+    )
+    if clash is not None:
+        raise UserError(N_("There is already a meeting at that time (number {id})."), id=clash.id)
+    old = meeting.starts_at
     await cancel_pending(session, key_prefix=key_prefix(meeting))
     meeting.starts_at = starts_at
     await session.flush()
-    await plan_notices(session, meeting, network, now, coordinator_ids)
+    await plan_notices(session, meeting, network, now, coordinator_ids, call=False)
+    return await notify_change(
+        session, meeting, network, KIND_MOVED, now, {"ts": stamp(meeting), "from": old.isoformat()}
+    )
 
 
-async def cancel_meeting(session: AsyncSession, meeting: m.Meeting, now: datetime) -> int:
+async def cancel_meeting(session: AsyncSession, meeting: m.Meeting, network: m.Network, now: datetime) -> int:
+    """Cancel the meeting and its notices, and tell the people concerned; returns how many are told."""
     if meeting.status != "scheduled" or meeting.starts_at <= now:
         raise UserError(N_("That meeting can no longer be changed."))
     meeting.status = "cancelled"
-    return await cancel_pending(session, key_prefix=key_prefix(meeting))
+    await cancel_pending(session, key_prefix=key_prefix(meeting))
+    return await notify_change(session, meeting, network, KIND_CANCELLED, now, {"ts": stamp(meeting)})
+
+
+async def concerned(session: AsyncSession, meeting: m.Meeting) -> list[m.Person]:
+    """Who is told privately of a change: those who answered Attending or Substitute, and the
+    network's followers (reachable ones, each once)."""
+    rows = await session.scalars(
+        select(m.Person)
+        .join(m.Attendance, m.Attendance.person_id == m.Person.id)
+        .where(
+            m.Attendance.meeting_id == meeting.id,
+            m.Attendance.status.in_(("attending", "substitute")),
+            m.Person.reachable.is_(True),
+        )
+    )
+    found = {p.id: p for p in rows}
+    for p in await followers(session, meeting.network_id):
+        found.setdefault(p.id, p)
+    return sorted(found.values(), key=lambda p: p.id)
+
+
+async def notify_change(
+    session: AsyncSession,
+    meeting: m.Meeting,
+    network: m.Network,
+    kind: str,
+    now: datetime,
+    payload: dict[str, str | int],
+) -> int:
+    """Plan the notice of a move or a cancellation: the group and everyone `concerned`, now."""
+    # Every change is its own notice (a meeting moved there and back is told both times).
+    tag = f"mtgchg:{meeting.id}:{kind}:{stamp(meeting)}@{int(now.timestamp())}"
+    added = int(
+        await enqueue(
+            session,
+            kind=kind,
+            dedup_key=f"{tag}:g",
+            chat_id=network.chat_id,
+            due_at=now,
+            network_id=network.id,
+            ref_id=meeting.id,
+            payload=payload,
+        )
+    )
+    for person in await concerned(session, meeting):
+        added += await enqueue(
+            session,
+            kind=kind,
+            dedup_key=f"{tag}:p{person.id}",
+            chat_id=person.tg_id,
+            due_at=now,
+            person_id=person.id,
+            network_id=network.id,
+            ref_id=meeting.id,
+            payload=payload,
+        )
+    return added
 
 
 async def get_meeting(session: AsyncSession, meeting_id: int, network_ids: Iterable[int]) -> m.Meeting:

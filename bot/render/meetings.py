@@ -15,7 +15,7 @@ from bot.db import models as m
 from bot.domain import meetings as mt
 from bot.domain import minutes as mn
 from bot.domain.people import DEFAULT_STANDING_ITEMS
-from bot.i18n import Translator
+from bot.i18n import Raw, Translator
 from bot.render.keyboard import Button, Keyboard, callback
 from bot.render.text import esc
 from bot.schedule.notices import Rendered, renderer
@@ -32,22 +32,25 @@ def when(t: Translator, network: m.Network, moment: datetime) -> str:
     return t.when(moment, network.timezone)
 
 
-def meeting_line(t: Translator, network: m.Network, meeting: m.Meeting) -> str:
+def meeting_line(t: Translator, network: m.Network, meeting: m.Meeting) -> Raw:
+    """Safe HTML (Raw): used as a placeholder value in other messages, it is not escaped twice."""
     if meeting.place:
-        return t._(
-            "{when}, {place} (meeting {id})",
-            when=when(t, network, meeting.starts_at),
-            place=meeting.place,
-            id=meeting.id,
+        return Raw(
+            t._(
+                "{when}, {place} (meeting {id})",
+                when=when(t, network, meeting.starts_at),
+                place=meeting.place,
+                id=meeting.id,
+            )
         )
-    return t._("{when} (meeting {id})", when=when(t, network, meeting.starts_at), id=meeting.id)
+    return Raw(t._("{when} (meeting {id})", when=when(t, network, meeting.starts_at), id=meeting.id))
 
 
 def next_dates(t: Translator, network: m.Network, meetings: Sequence[m.Meeting]) -> str:
     """'Next meetings: …' — the networks want future dates on every notice."""
     if not meetings:
         return t._("No further meetings are planned yet.")
-    dates = "; ".join(t.when(x.starts_at, network.timezone) for x in meetings)
+    dates = ("؛ " if t.lang == "ar" else "; ").join(t.when(x.starts_at, network.timezone) for x in meetings)
     return t._("Next meetings: {dates}", dates=dates)
 
 
@@ -188,11 +191,25 @@ async def render_stage(session: AsyncSession, notice: m.Notice, t: Translator) -
     meeting, network = found
     if notice.payload.get("ts") != mt.stamp(meeting):
         return None  # planned for a time the meeting no longer has
-    stage = notice.payload.get("stage")
+    stage = str(notice.payload.get("stage"))
+    # When it is being sent (the claim's time): after downtime a stage may be overtaken by the next.
+    at = notice.claimed_at or notice.due_at
+    if mt.stage_over(meeting, network, stage, at):
+        return None
     deadline = mt.deadline_of(meeting, network)
     head = meeting_line(t, network, meeting)
     lines: list[str]
-    if stage == "call":
+    if stage == "call" and deadline <= at:
+        # Planned after its deadline: items are closed already, so the call carries the agenda.
+        lines = [
+            t._("<b>Meeting of {network}</b>", network=network.name),
+            head,
+            "",
+            t._("Items sent from now on go to the coordinators, who accept or decline them."),
+            "",
+            *await full_agenda(session, t, network, meeting),
+        ]
+    elif stage == "call":
         lines = [
             t._("<b>Meeting of {network}</b>", network=network.name),
             head,
@@ -240,6 +257,60 @@ async def render_stage(session: AsyncSession, notice: m.Notice, t: Translator) -
     upcoming = await mt.upcoming(session, [network.id], notice.due_at, 4)
     lines += ["", next_dates(t, network, upcoming), t._("Will you come? Answer with the buttons.")]
     return Rendered("\n".join(lines), attendance_keyboard(t, meeting))
+
+
+@renderer(mt.KIND_MOVED)
+async def render_moved(session: AsyncSession, notice: m.Notice, t: Translator) -> Rendered | None:
+    found = await _live_meeting(session, notice)
+    if found is None:
+        return None  # cancelled since: the cancellation is told instead
+    meeting, network = found
+    if notice.payload.get("ts") != mt.stamp(meeting) or meeting.starts_at <= (
+        notice.claimed_at or notice.due_at
+    ):
+        return None  # moved again since (that move is told instead), or already past
+    old = datetime.fromisoformat(str(notice.payload["from"]))
+    lines = [
+        t._("<b>The meeting of {network} has moved</b>", network=network.name),
+        meeting_line(t, network, meeting),
+        t._("It was planned for {when}.", when=when(t, network, old)),
+        "",
+    ]
+    deadline = mt.deadline_of(meeting, network)
+    if deadline > notice.due_at:
+        lines.append(
+            t._(
+                "Send items for the agenda with /additem by {deadline}. Later items go to the coordinators.",
+                deadline=when(t, network, deadline),
+            )
+        )
+    else:
+        # Too close for the call (and perhaps the final agenda) to go out on time: the agenda now.
+        lines += [
+            t._("<b>Agenda of {network}</b>", network=network.name),
+            *await full_agenda(session, t, network, meeting),
+        ]
+    upcoming = await mt.upcoming(session, [network.id], notice.due_at, 4)
+    lines += ["", next_dates(t, network, upcoming), t._("Will you come? Answer with the buttons.")]
+    return Rendered("\n".join(lines), attendance_keyboard(t, meeting))
+
+
+@renderer(mt.KIND_CANCELLED)
+async def render_cancelled(session: AsyncSession, notice: m.Notice, t: Translator) -> Rendered | None:
+    meeting = await session.get(m.Meeting, notice.ref_id) if notice.ref_id else None
+    if meeting is None or meeting.status != "cancelled":
+        return None
+    network = await session.get(m.Network, meeting.network_id)
+    if network is None:
+        return None
+    upcoming = await mt.upcoming(session, [network.id], notice.due_at, 4)
+    lines = [
+        t._("<b>The meeting of {network} is cancelled</b>", network=network.name),
+        meeting_line(t, network, meeting),
+        "",
+        next_dates(t, network, upcoming),
+    ]
+    return Rendered("\n".join(lines))
 
 
 @renderer(mt.KIND_LATE)
@@ -311,27 +382,50 @@ async def render_minutes_due(session: AsyncSession, notice: m.Notice, t: Transla
     return Rendered(text)
 
 
-def minutes_text(t: Translator, network: m.Network, meeting: m.Meeting) -> str:
+def fit(text: str, budget: int) -> str:
+    """`text` escaped for HTML, cut (with …) so the escaped form is at most `budget` characters: the
+    dispatcher cuts a message at 4096 and a caption at 1024, and a cut must not split a tag or entity."""
+    out = esc(text)
+    if len(out) <= budget:
+        return out
+    cut = text[: max(budget - 1, 0)]
+    while cut and len(esc(cut)) > budget - 1:
+        cut = cut[: len(cut) - max(1, (len(esc(cut)) - budget + 1) // 5)]
+    return esc(cut.rstrip()) + "…"
+
+
+def minutes_text(
+    t: Translator,
+    network: m.Network,
+    meeting: m.Meeting,
+    *,
+    attached: bool = False,
+    cut_note: bool = True,
+    limit: int = 4096,
+) -> str:
+    """The minutes as circulated: their text (or, for a file, the file's caption) between a heading
+    and the objection deadline. `attached`: sent as the caption of the file itself (private copies);
+    `cut_note`: say that a text too long to fit whole is in the group (not in the group itself)."""
     end = mn.window_end(meeting, network)
-    lines = [
-        t._(
-            "<b>Minutes</b> of the meeting of {network}, {when}",
-            network=network.name,
-            when=when(t, network, meeting.starts_at),
-        )
-    ]
+    head = t._(
+        "<b>Minutes</b> of the meeting of {network}, {when}",
+        network=network.name,
+        when=when(t, network, meeting.starts_at),
+    )
+    foot = t._(
+        "They count as approved if nobody objects by {deadline}. Press Object to raise an objection.",
+        deadline=when(t, network, end),
+    )
+    if meeting.minutes_file_id and not attached and not meeting.minutes_text:
+        foot = t._("The minutes are the file posted in the group.") + "\n\n" + foot
+    body = ""
     if meeting.minutes_text:
-        lines += ["", esc(meeting.minutes_text)]
-    elif meeting.minutes_file_id:
-        lines += ["", t._("The minutes are the file posted in the group.")]
-    lines += [
-        "",
-        t._(
-            "They count as approved if nobody objects by {deadline}. Press Object to raise an objection.",
-            deadline=when(t, network, end),
-        ),
-    ]
-    return "\n".join(lines)
+        # Too long to fit whole (a text at Telegram's limit, or a long caption): cut, and say where it is.
+        note = "" if attached or not cut_note else t._("<i>The full text is in the group.</i>")
+        body = fit(meeting.minutes_text, limit - len(head) - len(foot) - len(note) - 8)
+        if note and body != esc(meeting.minutes_text):
+            body += "\n" + note
+    return "\n\n".join(x for x in (head, body, foot) if x)
 
 
 @renderer(mn.KIND_MINUTES)
@@ -342,6 +436,13 @@ async def render_minutes(session: AsyncSession, notice: m.Notice, t: Translator)
     meeting, network = found
     if meeting.minutes_state != "circulated":
         return None
+    if meeting.minutes_file_id:
+        # The file itself, by its Telegram file_id, with the heading and the deadline as its caption.
+        return Rendered(
+            minutes_text(t, network, meeting, attached=True, limit=1024),
+            objection_keyboard(t, meeting),
+            document_id=meeting.minutes_file_id,
+        )
     return Rendered(minutes_text(t, network, meeting), objection_keyboard(t, meeting))
 
 

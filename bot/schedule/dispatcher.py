@@ -412,7 +412,15 @@ class Dispatcher:
                 self._record(self._result(job, "pending", error="claim expired before sending"))
                 return
             try:
-                if rendered.document is not None:
+                if rendered.document_id is not None:
+                    # A file Telegram already has (the minutes posted in the group): sent by file_id.
+                    msg = await self.bot.send_document(
+                        job.chat_id,
+                        document=rendered.document_id,
+                        caption=rendered.text[:1024] or None,
+                        reply_markup=markup(rendered.keyboard),
+                    )
+                elif rendered.document is not None:
                     name, data = rendered.document
                     msg = await self.bot.send_document(
                         job.chat_id,

@@ -28,6 +28,8 @@ class Rendered:
     keyboard: Keyboard | None = None
     # (filename, bytes): sent as a document with `text` as its caption.
     document: tuple[str, bytes] | None = None
+    # A Telegram file_id (a file someone posted): sent as that document with `text` as its caption.
+    document_id: str | None = None
 
 
 # A renderer returns None when the notice no longer applies (event cancelled, item withdrawn): skipped.
