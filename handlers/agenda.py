@@ -261,7 +261,7 @@ async def standing(ctx: Ctx) -> None:
         action = words[0].lower()
         if action == "add" and len(words) >= 3:
             await mt.add_standing(ctx.session, network, " ".join(words[2:]), words[1].lower())
-        elif action == "remove" and len(words) == 2 and words[1].isdigit():
+        elif action == "remove" and len(words) == 2 and words[1].isdecimal():
             await mt.remove_standing(ctx.session, network, int(words[1]))
         else:
             raise UserError(

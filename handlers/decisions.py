@@ -67,7 +67,7 @@ async def decisions_command(ctx: Ctx) -> None:
 
 @on_callback(KIND)
 async def page(ctx: Ctx, obj_id: str, value: str) -> None:
-    if not obj_id.isdigit() or len(obj_id) > 6:
+    if not obj_id.isdecimal() or len(obj_id) > 6:
         raise UserError(N_("This button no longer works."))
     await _show(ctx, value, int(obj_id), edit=True)
 

@@ -143,7 +143,7 @@ def meeting_id_arg(ctx: Ctx, example: str) -> int | None:
     if not words:
         return None
     first = words[0].lstrip("#")
-    if not first.isdigit() or len(first) > 9:
+    if not first.isdecimal() or len(first) > 9:
         raise UserError(N_("Write the meeting's number. Example: {example}"), example=example)
     return int(first)
 
@@ -179,11 +179,12 @@ async def movemeeting(ctx: Ctx) -> None:
 
     example = "/movemeeting 3 | 2027-04-13 17:00"
     fields = split_fields(ctx.arg_text, 2)
-    if len(fields) < 2 or not fields[0].lstrip("#").isdigit() or not fields[1]:
+    number = fields[0].lstrip("#") if fields else ""
+    if len(fields) < 2 or not number.isdecimal() or len(number) > 9 or not fields[1]:
         raise UserError(
             N_("Write the meeting's number and the new time. Example: {example}"), example=example
         )
-    meeting, network = await meeting_for(ctx, int(fields[0].lstrip("#")))
+    meeting, network = await meeting_for(ctx, int(number))
     await ctx.require_coordinator(network)
     starts_at = parse_when(fields[1], network.timezone, ctx.now, ctx.t.lang)
     await mt.move_meeting(ctx.session, meeting, network, starts_at, ctx.now, await admin_ids(ctx, network))

@@ -184,7 +184,7 @@ def parse_timezone(text: str) -> str:
 
 def parse_rules(text: str) -> tuple[int, int, int, int]:
     parts = text.replace(",", " ").split()
-    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+    if len(parts) != 4 or not all(p.isdecimal() for p in parts):
         raise UserError(
             N_(
                 "Write four numbers of days: agenda deadline, final agenda, minutes due, objection window. "

@@ -39,7 +39,7 @@ async def route(ctx: Ctx) -> None:
 
 
 def parse_id(obj_id: str) -> int:
-    if not obj_id.isdigit() or len(obj_id) > 12:
+    if not obj_id.isdecimal() or len(obj_id) > 12:
         raise UserError(N_("This button no longer works."))
     return int(obj_id)
 

@@ -316,7 +316,7 @@ async def press(update: Update, context: Any) -> None:
     if query is None or user is None or chat is None or user.is_bot:
         raise ApplicationHandlerStop
     _kind, obj_id, value = parse_callback(query.data or "")
-    vote_id = int(obj_id) if obj_id.isdigit() and len(obj_id) <= 12 else None
+    vote_id = int(obj_id) if obj_id.isdecimal() and len(obj_id) <= 12 else None
     batcher = context.application.bot_data[BATCHER_KEY]
     result = await batcher.submit(
         votes.PressIn(

@@ -92,7 +92,7 @@ async def get_event(session: AsyncSession, event_id: int) -> m.Event:
 
 def parse_event_id(text: str) -> int:
     raw = text.strip().lstrip("#")
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise UserError(N_("Give the event's number, for example: {example}"), example="/event 12")
     return int(raw)
 

@@ -225,7 +225,8 @@ async def find_person_in_network(session: AsyncSession, network: m.Network, ref:
         .join(m.Membership, m.Membership.person_id == m.Person.id)
         .where(m.Membership.network_id == network.id)
     )
-    if ref.lstrip("-").isdigit():
+    digits = ref.removeprefix("-")
+    if digits.isdecimal() and len(digits) <= 18:  # Telegram ids fit in 64 bits
         query = query.where(m.Person.tg_id == int(ref))
     else:
         query = query.where(func.lower(m.Person.username) == ref.lstrip("@").lower())

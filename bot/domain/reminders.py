@@ -34,7 +34,7 @@ def parse_minutes(value: str | None) -> list[int]:
     out: set[int] = set()
     for part in (value or "").split(","):
         part = part.strip()
-        if part.isdigit() and int(part) in LEAD_TIMES:
+        if part.isdecimal() and int(part) in LEAD_TIMES:
             out.add(int(part))
     return sorted(out)
 

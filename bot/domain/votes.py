@@ -109,7 +109,7 @@ def parse_rule(text: str) -> str | None:
 
 def parse_quorum_number(text: str) -> int:
     text = text.strip()
-    if not text.isdigit() or not 1 <= int(text) <= 10_000:
+    if not text.isdecimal() or not 1 <= int(text) <= 10_000:
         raise UserError(
             N_(
                 "The quorum must be a whole number of votes from 1 to 10000, or “attending”. Example: {example}"
@@ -184,7 +184,7 @@ async def parse_options(
 
 async def _agenda_item(session: AsyncSession, network: m.Network, text: str) -> tuple[int, int]:
     ref = text.strip().lstrip("#")
-    if not ref.isdigit() or len(ref) > 12:
+    if not ref.isdecimal() or len(ref) > 12:
         raise UserError(N_("Write the agenda item's number. Example: {example}"), example="| item 12")
     row = (
         await session.execute(
@@ -200,7 +200,7 @@ async def _agenda_item(session: AsyncSession, network: m.Network, text: str) -> 
 
 async def _meeting(session: AsyncSession, network: m.Network, text: str) -> int:
     ref = text.strip().lstrip("#")
-    if not ref.isdigit() or len(ref) > 12:
+    if not ref.isdecimal() or len(ref) > 12:
         raise UserError(N_("Write the meeting's number. Example: {example}"), example="| meeting 3")
     meeting_id = await session.scalar(
         select(m.Meeting.id).where(m.Meeting.id == int(ref), m.Meeting.network_id == network.id)
@@ -530,7 +530,7 @@ async def latest_open(session: AsyncSession, network: m.Network) -> m.Vote:
 
 async def find_vote(session: AsyncSession, network: m.Network, ref: str) -> m.Vote:
     ref = ref.strip().lstrip("#")
-    if not ref.isdigit() or len(ref) > 12:
+    if not ref.isdecimal() or len(ref) > 12:
         raise UserError(N_("Write the vote's number. Example: {example}"), example="/closevote 12")
     vote = await session.get(m.Vote, int(ref))
     if vote is None or vote.network_id != network.id:
@@ -588,7 +588,7 @@ async def close_vote(
 
 def parse_hands(words: Sequence[str]) -> tuple[str, int, int, int]:
     """`{id} {for} {against} {abstain}` with whole numbers."""
-    if len(words) != 4 or not all(w.isdigit() and len(w) <= 6 for w in words):
+    if len(words) != 4 or not all(w.isdecimal() and len(w) <= 6 for w in words):
         raise UserError(
             N_("Write the vote's number and three counts: for, against, abstain. Example: {example}"),
             example="/handcount 12 14 3 1",

@@ -123,7 +123,7 @@ h2 {{ margin: .2rem 0; font-size: 1.2rem; }} .note {{ color: #666; font-style: i
 
     async def one(request: Request) -> Response:
         raw = request.path_params["event_id"]
-        if not raw.isdigit():
+        if not raw.isdecimal() or len(raw) > 12:
             return Response("not found", status_code=404)
         async with services.sessionmaker() as session:
             event = await session.get(m.Event, int(raw))
