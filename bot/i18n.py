@@ -142,7 +142,10 @@ class Translator:
             if isinstance(value, Raw):
                 s = str(value)
             elif isinstance(value, int) and not isinstance(value, bool):
-                s = self.number(value)
+                # Ids are written as typed in commands (/event_1200), never as "1.200"; counts are
+                # formatted for the locale. Digits keep their order in RTL text without isolation.
+                values[key] = str(value) if key == "id" or key.endswith("_id") else self.number(value)
+                continue
             else:
                 s = html.escape(str(value), quote=False) if escape else str(value)
             values[key] = isolate(s) if self.rtl else s

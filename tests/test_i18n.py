@@ -93,3 +93,14 @@ def test_dates_in_reader_locale_and_network_timezone() -> None:
     assert "ታሕሳስ" in get_translator("ti").when(moment, "Europe/Copenhagen")
     summer = datetime(2027, 6, 3, 15, 0, tzinfo=UTC)  # 17:00 in Copenhagen (summer)
     assert get_translator("da").clock(summer, "Europe/Copenhagen") == "17.00"
+
+
+def test_ids_stay_typable_and_counts_are_localised() -> None:
+    # An id inside a command must stay one clickable token, even in Arabic and with thousands.
+    for lang in ("da", "ar", "ti", "en"):
+        t = get_translator(lang)
+        line = t._(
+            "• {when} — <b>{title}</b>, {place} (/event_{id})", when="x", title="y", place="z", id=1200
+        )
+        assert "/event_1200" in line, (lang, line)
+    assert get_translator("da").number(1200) == "1.200"
