@@ -43,7 +43,10 @@ async def test_setup_help_and_settings_in_group(bot: BotHarness) -> None:
     # a plural in Danish: "10 dage"
     shown = texts(await bot.say(admin, "/settings", group))[0]
     assert "10 dage" in shown and "Europe/Copenhagen" in shown
-    assert "Afstemninger: simpelt flertal af de afgivne stemmer" in shown and "Beslutningsdygtighed: intet krav" in shown
+    assert (
+        "Afstemninger: simpelt flertal af de afgivne stemmer" in shown
+        and "Beslutningsdygtighed: intet krav" in shown
+    )
     # bad input: clear message, nothing changed
     bad = texts(await bot.say(admin, "/settings rules 3 7 7 7", group))[0]
     assert "⚠️" in bad and "10" in bad
@@ -123,3 +126,31 @@ async def test_follow_link_event_link_dates_and_cancel_in_each_language(clocked_
     async with bot.services.sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(m.Event)) == 1
         assert await s.scalar(select(func.count()).select_from(m.Dialogue)) == 0
+
+
+async def test_settings_buttons_dialogue_and_named_coordinators(bot: BotHarness) -> None:
+    admin = bot.user(1, "Mette", "da", username="mette")
+    yonas = bot.user(2, "Yonas", "ti", username="yonas")
+    group = bot.group("Netværk Syd", admins=[admin])
+    await bot.say(admin, "/setup", group)
+    await bot.say(yonas, "/help", group)  # seen in the group
+    panel = next(c for c in (await bot.say(admin, "/settings", group)) if c.buttons())
+    assert [b["text"] for b in panel.buttons()][:2] == ["Sprog", "Tidszone"]
+    # Time zone by button: a guided question, a wrong answer re-asked, then saved.
+    asked = texts(await bot.press(admin, group.id, panel.message_id, "Tidszone"), group.id)
+    assert "Europe/Copenhagen" in asked[-1]
+    wrong = texts(await bot.say(admin, "Mars/Olympus", group), group.id)
+    assert "⚠️" in wrong[0] and "Mars/Olympus" in wrong[0]
+    assert texts(await bot.say(admin, "europe/london", group), group.id)[-1] == "Gemt."
+    async with bot.services.sessionmaker() as s:
+        net = await s.scalar(select(m.Network))
+        assert net is not None and net.timezone == "Europe/London"
+    # A member is not a coordinator until named; then /settings works for them.
+    assert "⚠️" in texts(await bot.say(yonas, "/settings", group), group.id)[0]
+    await bot.say(admin, "/settings coordinator add @yonas", group)
+    shown = texts(await bot.say(yonas, "/settings", group), group.id)[0]
+    assert "Yonas" in shown and any("\u1200" <= ch <= "\u137f" for ch in shown)
+    await bot.say(admin, "/settings coordinator remove @yonas", group)
+    assert "⚠️" in texts(await bot.say(yonas, "/settings", group), group.id)[0]
+    unknown = texts(await bot.say(admin, "/settings coordinator add @nobody", group), group.id)[0]
+    assert "⚠️" in unknown and "@nobody" in unknown
