@@ -16,8 +16,8 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.db import models as m
+from bot.domain import calendar, people
 from bot.domain import events as ev
-from bot.domain import people
 from bot.domain import translations as tr
 from bot.domain.errors import NotFound, UserError
 from bot.domain.reminders import cancel_event_reminders, plan_event_reminders
@@ -90,6 +90,7 @@ async def finish_newevent(ctx: Ctx, data: dict[str, Any]) -> None:
         language=tr.guess_language(text_all, ctx.t.lang),
         now=ctx.now,
     )
+    await _store_vevent(ctx, event, network)
     await announce(ctx, event, network)
 
 
@@ -614,6 +615,11 @@ async def _managed_event(ctx: Ctx, raw: str) -> tuple[m.Event, m.Network]:
     return event, network
 
 
+async def _store_vevent(ctx: Ctx, event: m.Event, network: m.Network) -> None:
+    """The event's feed VEVENT, serialized now that it changed (the feed would otherwise do it)."""
+    await calendar.refresh_stored_vevents(ctx.session, [(event, network)], ctx.services.settings.public_url)
+
+
 async def _notify(ctx: Ctx, event: m.Event, kind: str, people_: Any, payload: dict[str, Any]) -> None:
     rows = [
         {
@@ -637,8 +643,9 @@ async def _notify(ctx: Ctx, event: m.Event, kind: str, people_: Any, payload: di
 async def cancelevent(ctx: Ctx) -> None:
     if not ctx.arg_text:
         raise UserError(N_("Give the event's number, for example: {example}"), example="/cancelevent 12")
-    event, _network = await _managed_event(ctx, ctx.arg_text)
+    event, network = await _managed_event(ctx, ctx.arg_text)
     await ev.cancel(ctx.session, event, ctx.now)
+    await _store_vevent(ctx, event, network)
     await cancel_event_reminders(ctx.session, event.id)
     await ctx.session.execute(
         m.Notice.__table__.update()
@@ -703,7 +710,7 @@ async def editevent(ctx: Ctx) -> None:
         ).all():
             lang_row.fields = {k: v for k, v in lang_row.fields.items() if k != "place"}
     ev.bump(event, ctx.now)
-    await ctx.session.flush()
+    await _store_vevent(ctx, event, network)
     await plan_event_reminders(ctx.session, event.id, ctx.now)
     going = await ev.going_people(ctx.session, event.id)
     await _notify(ctx, event, "event_changed", going, {"field": which})

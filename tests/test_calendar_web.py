@@ -114,8 +114,10 @@ def test_ics_cached_parts_are_icalendars_own_output_and_never_stale() -> None:
     assert len(ics.VEVENTS) == 20 and ics.VEVENTS.misses == 20
     warm = build_calendar(pairs, name="Netværk", now=now, url_for=urls)
     assert warm == cold and ics.VEVENTS.hits == 20
-    # The assembled text is exactly what icalendar writes for the calendar it parses back.
+    # The assembled text is exactly what icalendar writes for the calendar it parses back, and for the
+    # whole calendar built as one icalendar object (nothing cached or stored).
     assert icalendar.Calendar.from_ical(warm).to_ical() == warm
+    assert warm == ics.calendar_component(pairs, name="Netværk", now=now, url_for=urls).to_ical()
     # DTSTAMP is the request's time, in every event.
     later = build_calendar(pairs, name="Netværk", now=now + timedelta(hours=1), url_for=urls)
     assert later.count(b"DTSTAMP:20260301T100000Z") == 20 and b"DTSTAMP:20260301T090000Z" not in later
@@ -134,7 +136,7 @@ def test_ics_cached_parts_are_icalendars_own_output_and_never_stale() -> None:
     # The cache is bounded.
     small = ics._LRU(5)
     for i in range(8):
-        small.put((i,), (b"", b""))
+        small.put((i,), (b"", b"", ""))
     assert len(small) == 5 and small.get((0,)) is None and small.get((7,)) is not None
 
 

@@ -190,6 +190,11 @@ class Event(Base):
     card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The feed's VEVENT for this event as icalendar wrote it (DTSTAMP a placeholder), and a hash of
+    # everything it was made of (bot.render.ics.stored_key): used only while the hash still matches.
+    # Deferred, and raising if touched unloaded: only the feed reads them, by an explicit query.
+    ics_vevent: Mapped[str | None] = mapped_column(Text, deferred=True, deferred_raiseload=True)
+    ics_key: Mapped[str | None] = mapped_column(String(40), deferred=True, deferred_raiseload=True)
 
 
 class Rsvp(Base):

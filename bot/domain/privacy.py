@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
 from bot.db import models as m
 
@@ -76,7 +77,8 @@ async def export_person(session: AsyncSession, person: m.Person) -> dict[str, An
     ]
     covered: set[tuple[str, Any]] = set()
     for name, model, cond in tables:
-        rows = (await session.scalars(select(model).where(cond))).all()
+        # Every column, deferred ones too (events' stored VEVENT): the export is the whole row.
+        rows = (await session.scalars(select(model).where(cond).options(undefer("*")))).all()
         data[name] = [_row(r) for r in rows]
         covered.update((model.__tablename__, r.id) for r in rows)
     # Every other row that names the person, in any table (tables added later included).

@@ -6,17 +6,26 @@ is built from parts serialized once: each event's VEVENT (icalendar, cached in a
 everything the VEVENT is made of, so an edit or a cancellation can never be served stale) and each
 zone's VTIMEZONE, put inside the calendar envelope icalendar made. DTSTAMP (the time the feed is
 made) is the one per-request line: it goes where icalendar put a placeholder, so the bytes are the same
-as icalendar's own serialization of the whole calendar."""
+as icalendar's own serialization of the whole calendar (`calendar_component`).
+
+A fresh process (a restart, another instance) would pay the serialization again for every feed, so each
+event's VEVENT is also stored in its row (`events.ics_vevent`) with a hash of everything it is made of
+(`events.ics_key`, see `stored_key`): written when the event is created or changed, and by the feed for
+rows whose hash no longer matches (PUBLIC_URL, the network's time zone or slug changed, an older icalendar
+or tzdata). A stored VEVENT is only ever used while its hash matches the row as it is now."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
+import icalendar
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard
 
 from bot.db import models as m
@@ -30,8 +39,14 @@ _BEGIN_EVENT = b"BEGIN:VEVENT\r\n"
 # Serialized in place of the real DTSTAMP, then cut out: the request's DTSTAMP line goes there.
 _STAMP_PLACEHOLDER = datetime(1970, 1, 1, tzinfo=UTC)
 _STAMP_LINE = b"\r\nDTSTAMP:19700101T000000Z\r\n"
+# Bump when _vevent_component changes what it writes: every stored VEVENT is then made again.
+STORED_FORMAT = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 VeventKey = tuple[object, ...]
+# A serialized VEVENT: the bytes before and after its DTSTAMP line, and its stored_key.
+Part = tuple[bytes, bytes, str]
 
 
 class _LRU:
@@ -39,12 +54,12 @@ class _LRU:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: OrderedDict[VeventKey, tuple[bytes, bytes]] = OrderedDict()
+        self._data: OrderedDict[VeventKey, Part] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: VeventKey) -> tuple[bytes, bytes] | None:
+    def get(self, key: VeventKey) -> Part | None:
         with self._lock:
             found = self._data.get(key)
             if found is None:
@@ -54,7 +69,7 @@ class _LRU:
             self.hits += 1
             return found
 
-    def put(self, key: VeventKey, value: tuple[bytes, bytes]) -> None:
+    def put(self, key: VeventKey, value: Part) -> None:
         with self._lock:
             self._data[key] = value
             self._data.move_to_end(key)
@@ -103,14 +118,51 @@ def _vevent_key(event: m.Event, tz: str, url: str | None) -> VeventKey:
     )
 
 
-def _serialize_vevent(event: m.Event, tz: str, url: str | None) -> tuple[bytes, bytes]:
-    """The VEVENT split around its DTSTAMP line (which the caller fills in)."""
+def _local_span(starts_at: datetime, ends_at: datetime | None, tz: str) -> tuple[datetime, datetime]:
     zone = ZoneInfo(tz)
+    return starts_at.astimezone(zone), (ends_at or starts_at + DEFAULT_LENGTH).astimezone(zone)
+
+
+def stored_key(event: m.Event, tz: str, url: str | None) -> str:
+    """A hash (40 hex digits) of everything the VEVENT is made of, as stored with it in the row."""
+    return _digest(_vevent_key(event, tz, url))
+
+
+def _digest(key: VeventKey) -> str:
+    """stored_key from the LRU key's values. The times are the local wall times written (so a change of
+    the zone's rules in tzdata shows), and the icalendar version is in it (its output may change)."""
+    event_id, sequence, updated_at, status, starts_at, ends_at, title, place, description, tz, url = key
+    assert isinstance(starts_at, datetime) and isinstance(updated_at, datetime) and isinstance(tz, str)
+    start, end = _local_span(starts_at, ends_at if isinstance(ends_at, datetime) else None, tz)
+    made_of = (
+        STORED_FORMAT,
+        icalendar.__version__,
+        event_id,
+        sequence,
+        _wall(updated_at.astimezone(UTC)),
+        status,
+        _wall(start),
+        _wall(end),
+        title,
+        place,
+        description,
+        tz,
+        url,
+    )
+    # repr of ints, strings and None: unambiguous and stable (and a few times faster than json).
+    return hashlib.sha1(repr(made_of).encode(), usedforsecurity=False).hexdigest()
+
+
+def _wall(value: datetime) -> int:
+    """The wall-clock time written, in microseconds (isoformat() costs more than the rest of the key)."""
+    return (value.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+
+
+def _vevent_component(event: m.Event, tz: str, url: str | None, stamp: datetime) -> Event:
     item = Event()
     item.add("uid", uid(event.id))
-    item.add("dtstamp", _STAMP_PLACEHOLDER)
-    start = event.starts_at.astimezone(zone)
-    end = (event.ends_at or event.starts_at + DEFAULT_LENGTH).astimezone(zone)
+    item.add("dtstamp", stamp)
+    start, end = _local_span(event.starts_at, event.ends_at, tz)
     tzid = _tzid(tz)
     if tzid is None:  # UTC: written with Z
         item.add("dtstart", start)
@@ -126,15 +178,28 @@ def _serialize_vevent(event: m.Event, tz: str, url: str | None) -> tuple[bytes, 
     if event.description:
         item.add("description", event.description)
     item.add("sequence", event.sequence)
-    item.add("last-modified", event.updated_at)
+    # RFC 5545: LAST-MODIFIED is in UTC (and so the same whatever zone the value came in).
+    item.add("last-modified", event.updated_at.astimezone(UTC))
     item.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
     if url:
         item.add("url", url)
-    data = bytes(item.to_ical())
-    # Property lines start at a line start; escaped values and folded continuations never do.
+    return item
+
+
+def _split(data: bytes) -> tuple[bytes, bytes] | None:
+    """A VEVENT split around its placeholder DTSTAMP line (which the caller fills in); None if it has none.
+    Property lines start at a line start; escaped values and folded continuations never do."""
     head, found, tail = data.partition(_STAMP_LINE)
-    assert found and _STAMP_LINE not in tail
+    if not found or _STAMP_LINE in tail:
+        return None
     return head + b"\r\n", tail
+
+
+def _serialize_vevent(event: m.Event, tz: str, url: str | None) -> tuple[bytes, bytes]:
+    """The VEVENT, written by icalendar, split around its DTSTAMP line."""
+    split = _split(bytes(_vevent_component(event, tz, url, _STAMP_PLACEHOLDER).to_ical()))
+    assert split is not None
+    return split
 
 
 @cache
@@ -146,13 +211,35 @@ def _tzid(tz: str) -> str | None:
     return str(tzid) if tzid else None
 
 
-def _vevent(event: m.Event, tz: str, url: str | None) -> tuple[bytes, bytes]:
+def _joined(part: Part) -> str:
+    """The VEVENT as stored: icalendar's text with the placeholder DTSTAMP line."""
+    return (part[0] + _STAMP_LINE[2:] + part[1]).decode()
+
+
+def _vevent(event: m.Event, tz: str, url: str | None) -> Part:
     key = _vevent_key(event, tz, url)
-    found = VEVENTS.get(key)
-    if found is None:
-        found = _serialize_vevent(event, tz, url)
-        VEVENTS.put(key, found)
-    return found
+    return VEVENTS.get(key) or _resolve(event, tz, url, key, None)[0]
+
+
+def _resolve(
+    event: m.Event, tz: str, url: str | None, key: VeventKey, stored: tuple[str | None, str | None] | None
+) -> tuple[Part, bool]:
+    """A part the LRU lacks: the stored (ics_key, ics_vevent) while its key matches, else serialized by
+    icalendar; put in the LRU. The flag says the stored VEVENT is missing or out of date."""
+    digest = _digest(key)
+    split = _split(stored[1].encode()) if stored and stored[0] == digest and stored[1] else None
+    if split is not None:
+        found, stale = (*split, digest), False
+    else:
+        found, stale = (*_serialize_vevent(event, tz, url), digest), True
+    VEVENTS.put(key, found)
+    return found, stale
+
+
+def stored_vevent(event: m.Event, tz: str, url: str | None) -> tuple[str, str]:
+    """(ics_key, ics_vevent) for the event's row: the same serialization the feed uses."""
+    part = _vevent(event, tz, url)
+    return part[2], _joined(part)
 
 
 def _dtstamp_line(now: datetime) -> bytes:
@@ -162,37 +249,100 @@ def _dtstamp_line(now: datetime) -> bytes:
     return data[len(_BEGIN_EVENT) : -len(b"END:VEVENT\r\n")]
 
 
-def build_calendar(
-    events: Iterable[tuple[m.Event, m.Network]],
-    *,
-    name: str,
-    now: datetime,
-    url_for: dict[int, str] | None = None,
-) -> bytes:
+@dataclass
+class Feed:
+    data: bytes
+    # (event id, ics_key, ics_vevent) for the events whose stored VEVENT was missing or out of date.
+    stale: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def _envelope(name: str) -> Calendar:
     cal = Calendar()
     cal.add("prodid", "-//volbot//events//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", name)
-    envelope = bytes(cal.to_ical())
-    assert envelope.endswith(_END_CALENDAR)
-    dtstamp = _dtstamp_line(now)
-    parts = [envelope[: -len(_END_CALENDAR)]]
-    zones: set[str] = set()
-    seen_years: set[int] = set()
-    for event, network in events:
-        seen_years.add(event.starts_at.year)
-        zones.add(network.timezone)
-        head, tail = _vevent(event, network.timezone, url_for.get(event.id) if url_for else None)
-        parts += (head, dtstamp, tail)
-    years = sorted(seen_years)
+    return cal
+
+
+def _year_range(events: list[tuple[m.Event, m.Network]], now: datetime) -> tuple[int, int]:
+    years = sorted({event.starts_at.year for event, _ in events})
     first = years[0] - 1 if years else now.year - 1
     last = (years[-1] if years else now.year) + 1
-    for tz in sorted(zones):
-        parts.append(_vtimezone_bytes(tz, first, last))
-    parts.append(_END_CALENDAR)
-    return b"".join(parts)
+    return first, last
+
+
+def calendar_component(
+    events: Iterable[tuple[m.Event, m.Network]],
+    *,
+    name: str,
+    now: datetime,
+    url_for: Mapping[int, str] | None = None,
+) -> Calendar:
+    """The whole calendar as one icalendar object, nothing cached or stored: what build_calendar's bytes
+    equal (slow; for tests and checks)."""
+    pairs = list(events)
+    cal = _envelope(name)
+    for event, network in pairs:
+        url = url_for.get(event.id) if url_for else None
+        cal.add_component(_vevent_component(event, network.timezone, url, now))
+    first, last = _year_range(pairs, now)
+    for tz in sorted({network.timezone for _, network in pairs}):
+        cal.add_component(vtimezone(tz, first, last))
+    return cal
+
+
+def build_calendar(
+    events: Iterable[tuple[m.Event, m.Network]],
+    *,
+    name: str,
+    now: datetime,
+    url_for: Mapping[int, str] | None = None,
+) -> bytes:
+    return FeedPlan(events, url_for).build(name=name, now=now).data
+
+
+class FeedPlan:
+    """A feed in two steps: which events' VEVENTs this process does not hold (`missing`: read their
+    rows' ics_key and ics_vevent), then the bytes."""
+
+    def __init__(
+        self, events: Iterable[tuple[m.Event, m.Network]], url_for: Mapping[int, str] | None = None
+    ) -> None:
+        self.pairs = list(events)
+        self._items: list[tuple[m.Event, str, str | None, VeventKey, Part | None]] = []
+        self.missing: list[int] = []
+        for event, network in self.pairs:
+            tz = network.timezone
+            url = url_for.get(event.id) if url_for else None
+            key = _vevent_key(event, tz, url)
+            part = VEVENTS.get(key)
+            if part is None:
+                self.missing.append(event.id)
+            self._items.append((event, tz, url, key, part))
+
+    def build(
+        self, *, name: str, now: datetime, stored: Mapping[int, tuple[str | None, str | None]] | None = None
+    ) -> Feed:
+        """`stored` maps event ids to their row's (ics_key, ics_vevent), used for a missing part while
+        the key matches. Feed.stale lists the VEVENTs to store again."""
+        envelope = bytes(_envelope(name).to_ical())
+        assert envelope.endswith(_END_CALENDAR)
+        dtstamp = _dtstamp_line(now)
+        parts = [envelope[: -len(_END_CALENDAR)]]
+        stale: list[tuple[int, str, str]] = []
+        for event, tz, url, key, part in self._items:
+            if part is None:
+                part, is_stale = _resolve(event, tz, url, key, stored.get(event.id) if stored else None)
+                if is_stale:
+                    stale.append((event.id, part[2], _joined(part)))
+            parts += (part[0], dtstamp, part[1])
+        first, last = _year_range(self.pairs, now)
+        for tz in sorted({network.timezone for _, network in self.pairs}):
+            parts.append(_vtimezone_bytes(tz, first, last))
+        parts.append(_END_CALENDAR)
+        return Feed(b"".join(parts), stale)
 
 
 @lru_cache(maxsize=256)

@@ -4,16 +4,17 @@ phone calendars subscribe to) and /e/{id}.ics (one event)."""
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+import logging
 from urllib.parse import quote
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.db import models as m
-from bot.domain import people
+from bot.domain import calendar, people
 from bot.domain import translations as tr
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, get_translator, normalize_language
 from bot.render.events import untranslated_note, when_line
@@ -21,16 +22,14 @@ from bot.render.ics import build_calendar
 from bot.services import Services
 from bot.web.server import ROUTE_FACTORIES
 
+log = logging.getLogger(__name__)
+
 PAGE_LIMIT = 200
-# Cancelled events stay in the feed for a while so subscribed calendars see STATUS:CANCELLED.
-FEED_HISTORY = timedelta(days=30)
-FEED_LIMIT = 2000
 
 
 def routes(services: Services) -> list[BaseRoute]:
     def public(path: str) -> str:
-        base = (services.settings.public_url or "").rstrip("/")
-        return f"{base}{path}"
+        return calendar.public_link(services.settings.public_url, path)
 
     async def page(request: Request) -> Response:
         slug = request.path_params["slug"]
@@ -101,25 +100,20 @@ h2 {{ margin: .2rem 0; font-size: 1.2rem; }} .note {{ color: #666; font-style: i
             network = await people.network_by_slug(session, slug)
             if network is None:
                 return Response("not found", status_code=404)
-            now = services.clock()
-            events = (
-                await session.scalars(
-                    select(m.Event)
-                    .where(
-                        m.Event.network_id == network.id,
-                        or_(m.Event.starts_at > now - FEED_HISTORY, m.Event.updated_at > now - FEED_HISTORY),
-                    )
-                    .order_by(m.Event.starts_at)
-                    .limit(FEED_LIMIT)
-                )
-            ).all()
-            data = build_calendar(
-                [(e, network) for e in events],
-                name=network.name,
-                now=now,
-                url_for={e.id: public(f"/n/{network.slug}#event-{e.id}") for e in events},
+            built = await calendar.network_feed(
+                session, network, services.clock(), services.settings.public_url
             )
-        return Response(data, media_type="text/calendar; charset=utf-8")
+            if built.stale:
+                # Store what had to be serialized, so the next fresh process reads it instead.
+                try:
+                    await calendar.store_vevents(session, built.stale)
+                    await session.commit()
+                except SQLAlchemyError:
+                    await session.rollback()
+                    log.warning(
+                        "could not store %d VEVENTs for feed %s", len(built.stale), slug, exc_info=True
+                    )
+        return Response(built.data, media_type="text/calendar; charset=utf-8")
 
     async def one(request: Request) -> Response:
         raw = request.path_params["event_id"]
