@@ -51,7 +51,10 @@ async def fill_every_table(session: Any, people: list[m.Person]) -> None:
         for person in people:
             values: dict[str, Any] = {}
             for col in table.columns:
-                if col.primary_key:
+                if col.primary_key and col.autoincrement is not False:
+                    continue
+                if col.primary_key:  # a natural key (send_slots.slot): a distinct value per row
+                    values[col.name] = next(seq)
                     continue
                 if col in personal:
                     values[col.name] = person.id if personal[col] == "id" else person.tg_id
