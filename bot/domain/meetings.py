@@ -30,7 +30,7 @@ from bot.db import models as m
 from bot.domain.errors import NotAllowed, NotFound, UserError
 from bot.domain.people import insert_for
 from bot.i18n import N_
-from bot.schedule.notices import action, cancel_pending, enqueue
+from bot.schedule.notices import action, cancel_pending, enqueue, enqueue_to_people
 
 # Group-and-follower notices, in the order they go out.
 STAGES = ("call", "callrem", "closed", "final", "daybefore")
@@ -157,18 +157,16 @@ async def plan_notices(
             payload={"stage": stage, "ts": stamp(meeting)},
         )
     due = days_before(meeting.starts_at, -network.minutes_due_days, zone(network))
-    for person in await coordinators(session, network, coordinator_ids, meeting):
-        added += await enqueue(
-            session,
-            kind=KIND_MINUTES_DUE,
-            dedup_key=f"mtg:{meeting.id}:{stamp(meeting)}:mindue:p{person.id}",
-            chat_id=person.tg_id,
-            due_at=due,
-            person_id=person.id,
-            network_id=network.id,
-            ref_id=meeting.id,
-            payload={"ts": stamp(meeting)},
-        )
+    added += await enqueue_to_people(
+        session,
+        await coordinators(session, network, coordinator_ids, meeting),
+        kind=KIND_MINUTES_DUE,
+        key=lambda person: f"mtg:{meeting.id}:{stamp(meeting)}:mindue:p{person.id}",
+        due_at=due,
+        network_id=network.id,
+        ref_id=meeting.id,
+        payload={"ts": stamp(meeting)},
+    )
     return added
 
 
@@ -185,19 +183,16 @@ async def fan_out_action(session: AsyncSession, notice: m.Notice, now: datetime)
 
 async def fan_out(session: AsyncSession, notice: m.Notice, meeting: m.Meeting) -> int:
     """Plan the followers' private copies of a stage notice (when it is due)."""
-    added = 0
-    for person in await followers(session, meeting.network_id):
-        added += await enqueue(
-            session,
-            kind=KIND_STAGE,
-            dedup_key=stage_key(meeting, notice.payload["stage"], person.id),
-            chat_id=person.tg_id,
-            due_at=notice.due_at,
-            person_id=person.id,
-            network_id=meeting.network_id,
-            ref_id=meeting.id,
-            payload=dict(notice.payload),
-        )
+    added = await enqueue_to_people(
+        session,
+        await followers(session, meeting.network_id),
+        kind=KIND_STAGE,
+        key=lambda person: stage_key(meeting, notice.payload["stage"], person.id),
+        due_at=notice.due_at,
+        network_id=meeting.network_id,
+        ref_id=meeting.id,
+        payload=notice.payload,
+    )
     return added
 
 
@@ -369,18 +364,16 @@ async def notify_change(
             payload=payload,
         )
     )
-    for person in await concerned(session, meeting):
-        added += await enqueue(
-            session,
-            kind=kind,
-            dedup_key=f"{tag}:p{person.id}",
-            chat_id=person.tg_id,
-            due_at=now,
-            person_id=person.id,
-            network_id=network.id,
-            ref_id=meeting.id,
-            payload=payload,
-        )
+    added += await enqueue_to_people(
+        session,
+        await concerned(session, meeting),
+        kind=kind,
+        key=lambda person: f"{tag}:p{person.id}",
+        due_at=now,
+        network_id=network.id,
+        ref_id=meeting.id,
+        payload=payload,
+    )
     return added
 
 
@@ -546,18 +539,15 @@ async def notify_late(
 ) -> int:
     """Send a late item to the coordinators to accept or decline; the group if none is known."""
     targets = await coordinators(session, network, admin_tg_ids, meeting)
-    added = 0
-    for person in targets:
-        added += await enqueue(
-            session,
-            kind=KIND_LATE,
-            dedup_key=f"mtgitem:{item.id}:late:p{person.id}",
-            chat_id=person.tg_id,
-            due_at=item.created_at,
-            person_id=person.id,
-            network_id=network.id,
-            ref_id=item.id,
-        )
+    added = await enqueue_to_people(
+        session,
+        targets,
+        kind=KIND_LATE,
+        key=lambda person: f"mtgitem:{item.id}:late:p{person.id}",
+        due_at=item.created_at,
+        network_id=network.id,
+        ref_id=item.id,
+    )
     if not targets:
         added += await enqueue(
             session,

@@ -22,7 +22,7 @@ from bot.domain import meetings as mt
 from bot.domain.decisions import record_decision
 from bot.domain.errors import UserError
 from bot.i18n import N_
-from bot.schedule.notices import action, enqueue
+from bot.schedule.notices import action, enqueue, enqueue_to_people
 
 KIND_MINUTES = "mtg_minutes"
 # Not a message: decides once when the objection window ends, then plans the announcement.
@@ -71,18 +71,15 @@ async def circulate(
         )
         .order_by(m.Person.id)
     )
-    added = 0
-    for (person,) in rows:
-        added += await enqueue(
-            session,
-            kind=KIND_MINUTES,
-            dedup_key=f"mtgmin:{meeting.id}:p{person.id}",
-            chat_id=person.tg_id,
-            due_at=now,
-            person_id=person.id,
-            network_id=network.id,
-            ref_id=meeting.id,
-        )
+    added = await enqueue_to_people(
+        session,
+        rows.scalars(),
+        kind=KIND_MINUTES,
+        key=lambda person: f"mtgmin:{meeting.id}:p{person.id}",
+        due_at=now,
+        network_id=network.id,
+        ref_id=meeting.id,
+    )
     await enqueue(
         session,
         kind=KIND_CLOSE,
@@ -149,17 +146,15 @@ async def close_window(
         return None
     if await objection_count(session, meeting.id):
         meeting.minutes_state = "disputed"
-        for person in await mt.coordinators(session, network, admin_tg_ids, meeting):
-            await enqueue(
-                session,
-                kind=KIND_DISPUTED,
-                dedup_key=f"mtgmin:{meeting.id}:disputed:p{person.id}",
-                chat_id=person.tg_id,
-                due_at=now,
-                person_id=person.id,
-                network_id=network.id,
-                ref_id=meeting.id,
-            )
+        await enqueue_to_people(
+            session,
+            await mt.coordinators(session, network, admin_tg_ids, meeting),
+            kind=KIND_DISPUTED,
+            key=lambda person: f"mtgmin:{meeting.id}:disputed:p{person.id}",
+            due_at=now,
+            network_id=network.id,
+            ref_id=meeting.id,
+        )
         return "disputed"
     meeting.minutes_state = "approved"
     local = meeting.starts_at.astimezone(mt.zone(network))

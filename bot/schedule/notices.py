@@ -8,7 +8,7 @@ number of times (by restarts, by two instances) and is still stored, and sent, o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -140,6 +140,37 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int
         result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"]))
         total += result.rowcount or 0  # type: ignore[attr-defined]
     return total
+
+
+async def enqueue_to_people(
+    session: AsyncSession,
+    people: Iterable[m.Person],
+    *,
+    kind: str,
+    key: Callable[[m.Person], str],
+    due_at: datetime,
+    network_id: int | None,
+    ref_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> int:
+    """The same notice to each person's private chat, planned in one statement; `key(person)` is the
+    dedup key. Returns how many were new."""
+    return await enqueue_many(
+        session,
+        [
+            {
+                "kind": kind,
+                "dedup_key": key(person),
+                "chat_id": person.tg_id,
+                "due_at": due_at,
+                "person_id": person.id,
+                "network_id": network_id,
+                "ref_id": ref_id,
+                "payload": dict(payload or {}),
+            }
+            for person in people
+        ],
+    )
 
 
 async def cancel_pending(
