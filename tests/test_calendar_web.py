@@ -161,6 +161,9 @@ async def test_feed_and_page_over_http(clocked_bot: BotHarness) -> None:
         assert page.status_code == 200
         assert 'dir="rtl"' in page.text and 'lang="ar"' in page.text
         assert "Fællesspisning &lt;i&gt;" in page.text and "ديسمبر" in page.text
+        # Latin titles keep their own direction inside the RTL page; every label is in Arabic.
+        assert "<h2><bdi>Fællesspisning &lt;i&gt;</bdi></h2>" in page.text
+        assert "اشترك في تقويمك" in page.text and "Subscribe" not in page.text
         feed = await client.get(f"/n/{slug}.ics")
         assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
         assert len(icalendar.Calendar.from_ical(feed.content).walk("VEVENT")) == 2

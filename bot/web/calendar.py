@@ -59,23 +59,33 @@ def routes(services: Services) -> list[BaseRoute]:
             texts = await tr.many_event_texts(session, events, lang)
         rtl = t.rtl
         esc = html.escape
+
+        def own(text: str) -> str:
+            # People's own words (names, titles, places) keep their own direction inside an RTL page.
+            return f"<bdi>{esc(text)}</bdi>"
+
+        # Translated labels are looked up outside the f-strings, where pybabel can extract them.
+        add_label = t._("Add to calendar")
+        upcoming_label = t._("Upcoming events")
+        subscribe_label = t._("Subscribe in your calendar")
         items = []
         for e in events:
             f = texts[e.id].fields
             note = untranslated_note(texts[e.id], t)
             items.append(
-                f'<li class="event" id="event-{e.id}"><h2>{esc(f["title"])}</h2>'
+                f'<li class="event" id="event-{e.id}"><h2>{own(f["title"])}</h2>'
                 f'<p class="when">{esc(when_line(e, network.timezone, t))}</p>'
-                f'<p class="place">{esc(f["place"])}</p>'
-                + (f'<p class="description">{esc(f["description"])}</p>' if f["description"] else "")
+                f'<p class="place">{own(f["place"])}</p>'
+                + (f'<p class="description">{own(f["description"])}</p>' if f["description"] else "")
                 + (f'<p class="note">{note}</p>' if note else "")
-                + f'<p><a href="{esc(public(f"/e/{e.id}.ics"))}">{t._("Add to calendar")}</a></p></li>'
+                + f'<p><a href="{esc(public(f"/e/{e.id}.ics"))}">{add_label}</a></p></li>'
             )
         switch = " · ".join(
-            f'<a class="lang" hreflang="{code}" href="?lang={code}">{esc(LANGUAGE_NAMES[code])}</a>'
+            f'<a class="lang" hreflang="{code}" href="?lang={code}">{own(LANGUAGE_NAMES[code])}</a>'
             for code in LANGUAGES
         )
-        empty = f'<p class="empty">{t._("No upcoming events.")}</p>' if not events else ""
+        none_label = t._("No upcoming events.")
+        empty = f'<p class="empty">{none_label}</p>' if not events else ""
         feed_url = public(f"/n/{quote(network.slug)}.ics")
         body = f"""<!doctype html>
 <html lang="{lang}" dir="{"rtl" if rtl else "ltr"}">
@@ -89,8 +99,8 @@ h2 {{ margin: .2rem 0; font-size: 1.2rem; }} .note {{ color: #666; font-style: i
 </style></head>
 <body>
 <nav class="languages">{switch}</nav>
-<h1>{esc(network.name)}</h1>
-<p>{t._("Upcoming events")} · <a href="{esc(feed_url)}">{t._("Subscribe in your calendar")}</a></p>
+<h1>{own(network.name)}</h1>
+<p>{upcoming_label} · <a href="{esc(feed_url)}">{subscribe_label}</a></p>
 {empty}<ul id="events">{"".join(items)}</ul>
 </body></html>"""
         return HTMLResponse(body)
