@@ -104,3 +104,13 @@ def test_ids_stay_typable_and_counts_are_localised() -> None:
         )
         assert "/event_1200" in line, (lang, line)
     assert get_translator("da").number(1200) == "1.200"
+
+
+def test_check_finds_messages_pybabel_cannot_see(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "bot" / "page.py").write_text('def page(t):\n    return f"<p>{t._(\'Hidden in an f-string\')}</p>"\n')
+    monkeypatch.setattr(i18n_tools, "ROOT", tmp_path)
+    assert i18n_tools.used_in_code() == {"Hidden in an f-string": "bot/page.py:2"}
+    problems = i18n_tools.check(("da",))
+    assert any("Hidden in an f-string" in p and "bot/page.py:2" in p for p in problems)
