@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -21,6 +22,9 @@ from handlers.common import Ctx, handler
 
 Parser = Callable[[Ctx, str, dict[str, Any]], Awaitable[Any]]
 Finisher = Callable[[Ctx, dict[str, Any]], Awaitable[None]]
+
+# A dialogue not answered for this long is forgotten.
+DIALOGUE_EXPIRES = timedelta(hours=12)
 
 SKIP_WORDS = {"-", "–", "skip", "spring over", "تخطي", "ሕለፍ"}
 
@@ -81,7 +85,14 @@ async def begin(ctx: Ctx, kind: str, data: dict[str, Any] | None = None) -> None
         delete(m.Dialogue).where(m.Dialogue.chat_id == ctx.chat.id, m.Dialogue.user_tg_id == ctx.person.tg_id)
     )
     ctx.session.add(
-        m.Dialogue(chat_id=ctx.chat.id, user_tg_id=ctx.person.tg_id, kind=kind, step=0, data=dict(data or {}))
+        m.Dialogue(
+            chat_id=ctx.chat.id,
+            user_tg_id=ctx.person.tg_id,
+            kind=kind,
+            step=0,
+            data=dict(data or {}),
+            updated_at=ctx.now,
+        )
     )
     await _ask(ctx, form, 0)
 
@@ -120,6 +131,10 @@ async def run_oneline(ctx: Ctx, kind: str, values: list[str], data: dict[str, An
 @handler
 async def on_text(ctx: Ctx) -> None:
     dialogue = await _current(ctx)
+    if dialogue is not None and ctx.now - dialogue.updated_at > DIALOGUE_EXPIRES:
+        # Started and left long ago: today's message is not the answer to yesterday's question.
+        await ctx.session.delete(dialogue)
+        dialogue = None
     if dialogue is None:
         if ctx.is_private:
             await ctx.reply(ctx.t._("I did not understand that. /help shows what I can do."))

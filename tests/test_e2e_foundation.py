@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -154,3 +155,17 @@ async def test_settings_buttons_dialogue_and_named_coordinators(bot: BotHarness)
     assert "⚠️" in texts(await bot.say(yonas, "/settings", group), group.id)[0]
     unknown = texts(await bot.say(admin, "/settings coordinator add @nobody", group), group.id)[0]
     assert "⚠️" in unknown and "@nobody" in unknown
+
+
+async def test_a_dialogue_left_for_hours_is_forgotten(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    admin = bot.user(1, "Mette", "da", username="mette")
+    group = bot.group("Netværk Øst", admins=[admin])
+    await bot.say(admin, "/setup", group)
+    await bot.say(admin, "/newevent")  # asks for the title privately
+    bot.clock.advance(timedelta(hours=13))
+    reply = texts(await bot.say(admin, "Hej igen"), admin.id)
+    assert reply and "/help" in reply[-1]  # not taken as an event title
+    async with bot.services.sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(m.Dialogue)) == 0
+        assert await s.scalar(select(func.count()).select_from(m.Event)) == 0
