@@ -31,7 +31,25 @@ def po_path(lang: str) -> Path:
     return LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+_STAMP_LINE = re.compile(r'^"(POT-Creation-Date|PO-Revision-Date): .*\\n"$', re.MULTILINE)
+
+
+def _keep_if_only_stamps_changed(path: Path, before: str | None) -> None:
+    """Extraction rewrites the creation date every time; keep the old file when nothing else changed,
+    so catalogues only show up in a diff when a message did."""
+    if before is None or not path.exists():
+        return
+    after = path.read_text(encoding="utf-8")
+    if after != before and _STAMP_LINE.sub("", after) == _STAMP_LINE.sub("", before):
+        path.write_text(before, encoding="utf-8")
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
 def extract() -> None:
+    before = _read(POT)
     argv = [
         "pybabel",
         "-q",
@@ -51,6 +69,7 @@ def extract() -> None:
         argv += ["-k", k]
     argv.append(str(ROOT))
     CommandLineInterface().run(argv)
+    _keep_if_only_stamps_changed(POT, before)
 
 
 def _fix_header(catalog: Catalog, lang: str) -> None:
@@ -73,8 +92,10 @@ def update() -> None:
             catalog = Catalog(locale=lang, domain=DOMAIN, project="volbot")
         catalog.update(template, no_fuzzy_matching=True)
         _fix_header(catalog, lang)
+        before = _read(path)
         with path.open("wb") as f:
             write_po(f, catalog, width=100, omit_header=False, ignore_obsolete=True)
+        _keep_if_only_stamps_changed(path, before)
 
 
 def _script_ok(lang: str, source: str, text: str | None) -> bool:
