@@ -29,7 +29,7 @@ from bot.domain import people
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_, Translator, get_translator, negotiate
 from bot.render.keyboard import Keyboard
-from bot.render.text import split_message
+from bot.render.text import clean_input, split_message
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,13 @@ class Ctx:
 
     @property
     def args(self) -> list[str]:
-        return list(self.context.args or [])
+        return [clean_input(a) for a in self.context.args or []]
 
     @property
     def arg_text(self) -> str:
         """Everything after the command, as typed (keeps `|` separators and spacing)."""
         msg = self.update.effective_message
-        text = (msg.text or msg.caption or "") if msg else ""
+        text = clean_input((msg.text or msg.caption or "") if msg else "")
         if text.startswith("/"):
             parts = text.split(maxsplit=1)
             return parts[1].strip() if len(parts) > 1 else ""

@@ -18,6 +18,7 @@ from telegram.ext import Application, CommandHandler, MessageHandler, filters
 from bot.db import models as m
 from bot.domain.errors import UserError
 from bot.i18n import N_
+from bot.render.text import clean_input
 from handlers.common import Ctx, handler
 
 Parser = Callable[[Ctx, str, dict[str, Any]], Awaitable[Any]]
@@ -145,7 +146,7 @@ async def on_text(ctx: Ctx) -> None:
         return
     step = form.steps[dialogue.step]
     msg = ctx.update.effective_message
-    raw = (msg.text or "") if msg else ""
+    raw = clean_input((msg.text or "") if msg else "")
     data = dict(dialogue.data)
     try:
         data[step.key] = await parse_step(ctx, step, raw, data)

@@ -14,6 +14,7 @@ from bot.domain import minutes as mn
 from bot.domain.errors import UserError
 from bot.i18n import N_, get_translator
 from bot.render import meetings as rm
+from bot.render.text import clean_input
 from handlers.common import Ctx, handler, markup, send_to
 from handlers.dialogue import FORMS, Form, Step, register_form
 from handlers.meetings import meeting_id_arg, wake
@@ -41,7 +42,7 @@ async def minutes(ctx: Ctx) -> None:
             N_("Reply with /minutes {id} to the message or file that holds the minutes."), id=meeting.id
         )
     file_id = source.document.file_id if source.document else None
-    text = source.text or source.caption or ""
+    text = clean_input(source.text or source.caption or "")
     await mn.circulate(ctx.session, meeting, network, text=text, file_id=file_id, now=ctx.now)
     t = ctx.group_t
     sent = await ctx.context.bot.send_message(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy import select
 
+from bot.db import models as m
 from bot.domain import people
 from bot.testing.harness import BotHarness, texts
 
@@ -40,3 +42,21 @@ async def test_reply_waits_out_a_429_instead_of_losing_it(bot: BotHarness) -> No
     sends = [c for c in calls if c.method == "sendMessage" and c.chat_id == amina.id]
     assert [c.status for c in sends] == [429, 200]
     assert "/language" in (sends[-1].plain_text or "")
+
+
+async def test_nul_characters_are_dropped_not_fatal(bot: BotHarness) -> None:
+    """PostgreSQL refuses NUL in text; what people send is cleaned before it is stored or searched."""
+    admin = bot.user(1, "Mette\x00", "da", username="mette")
+    group = bot.group("Netværk\x00 Vest", admins=[admin])
+    await bot.say(admin, "/setup", group)
+    for text in (
+        "/decisions \x00",
+        "/newevent Spil\x00dag | i morgen kl. 18 | Bibliotek\x00et",
+        "/additem \x00",
+    ):
+        calls = await bot.say(admin, text, group)
+        replies = texts(calls, group.id)
+        assert replies and not any("Sorry" in r or "Undskyld" in r for r in replies), (text, replies)
+    async with bot.services.sessionmaker() as s:
+        title = await s.scalar(select(m.Event.title))
+        assert title == "Spildag"

@@ -33,6 +33,9 @@ async def upsert_person(
     language_code: str | None = None,
 ) -> m.Person:
     """Find or create the person; refresh names only when Telegram's differ (no write otherwise)."""
+    first_name = (first_name or "").replace("\x00", "")
+    last_name = last_name.replace("\x00", "") if last_name else last_name
+    username = username.replace("\x00", "") if username else username
     person = await session.scalar(select(m.Person).where(m.Person.tg_id == tg_id))
     tg_lang = normalize_language(language_code)
     if person is None:
@@ -93,7 +96,7 @@ async def setup_network(
     session: AsyncSession, chat_id: int, name: str, timezone: str, language: str
 ) -> tuple[m.Network, bool]:
     """Register a group as a network. Idempotent: a second /setup only renames (when a name is given)."""
-    name = name.strip()
+    name = name.replace("\x00", "").strip()
     if len(name) > 128:
         raise UserError(
             N_("The name is too long ({length} characters; at most {limit})."), length=len(name), limit=128

@@ -347,8 +347,8 @@ async def record_presses(session: AsyncSession, presses: Sequence[PressIn], now:
     for p in presses:
         person_rows[p.tg_id] = {
             "tg_id": p.tg_id,
-            "first_name": (p.first_name or "")[:128],
-            "last_name": (p.last_name or None) and p.last_name[:128],
+            "first_name": (p.first_name or "").replace("\x00", "")[:128],
+            "last_name": (p.last_name or None) and p.last_name.replace("\x00", "")[:128],
             "username": p.username,
             "tg_language": normalize_language(p.language_code),
             "reminder_minutes": "1440",

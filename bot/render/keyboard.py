@@ -27,7 +27,7 @@ def callback(kind: str, obj_id: int | str, value: str = "") -> str:
 
 
 def parse_callback(data: str) -> tuple[str, str, str]:
-    parts = data.split(":", 2)
+    parts = data.replace("\x00", "").split(":", 2)
     while len(parts) < 3:
         parts.append("")
     return parts[0], parts[1], parts[2]

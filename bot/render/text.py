@@ -9,6 +9,11 @@ TELEGRAM_LIMIT = 4096
 _TAG = re.compile(r"<[^>]+>")
 
 
+def clean_input(text: str) -> str:
+    """What people send, made safe to store: NUL characters (which PostgreSQL refuses in text) removed."""
+    return text.replace("\x00", "")
+
+
 def esc(text: str) -> str:
     return html.escape(text, quote=False)
 

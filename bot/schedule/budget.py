@@ -99,8 +99,15 @@ class SharedBudget:
             stmt = _RESERVE_AND_PRUNE
             params["old"] = int((now - 60.0) / self.width)
             self._pruned = time.monotonic()
-        async with self.engine.begin() as conn:
-            got = sorted(int(s) for s in (await conn.execute(stmt, params)).scalars())
+        got: list[int] = []
+        for _attempt in range(3):
+            async with self.engine.begin() as conn:
+                got = sorted(int(s) for s in (await conn.execute(stmt, params)).scalars())
+            stmt = _RESERVE
+            if got:
+                break
+            # Nothing: either the next second is full, or another instance took the same free slots
+            # a moment before us (our snapshot saw them free); a new snapshot sees what is left.
         self.reservations += 1
         self._slots.extend(got)
         if not got:
