@@ -320,6 +320,8 @@ COMMAND_NAMES = [c.name for c in COMMANDS]
 @example(name="event", args="²", private=True, coordinator=False)
 @example(name="closevote", args="³", private=False, coordinator=True)
 @example(name="vote", args="Q | voters --5", private=False, coordinator=True)
+@example(name="decisions", args="\x00", private=False, coordinator=False)
+@example(name="newevent", args="Spil\x00dag | i morgen kl. 18 | Bibliotek", private=False, coordinator=True)
 async def test_any_command_arguments_get_a_clear_answer(
     world: World, name: str, args: str, private: bool, coordinator: bool
 ) -> None:
