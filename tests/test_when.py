@@ -183,3 +183,21 @@ def test_parse_end() -> None:
     assert parse_end("01:00", start, CPH).astimezone(Z).day == 4
     with pytest.raises(UserError):
         parse_end("soon", start, CPH)
+
+
+@pytest.mark.parametrize("lang", ["da", "ar", "ti", "en"])
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 12, 3, 16, 0, tzinfo=UTC),  # winter, 17:00 in Copenhagen
+        datetime(2027, 6, 15, 7, 30, tzinfo=UTC),  # summer morning, 09:30
+        datetime(2027, 3, 28, 13, 0, tzinfo=UTC),  # the day summer time begins, 15:00
+    ],
+)
+def test_a_date_as_the_bot_shows_it_can_be_typed_back(lang: str, moment: datetime) -> None:
+    """People copy the date from a card into a command: every language's own format reads back."""
+    from bot.i18n import get_translator
+
+    shown = get_translator(lang).when(moment, "Europe/Copenhagen")
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert parse_when(shown, "Europe/Copenhagen", now, lang) == moment, shown

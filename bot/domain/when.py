@@ -27,18 +27,18 @@ _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890
 MONTHS: dict[str, int] = {}
 for _num, _names in enumerate(
     [
-        "januar january jan يناير كانون_الثاني جانفي",
-        "februar february feb فبراير شباط فيفري",
-        "marts march mar mrt مارس آذار اذار",
-        "april apr أبريل ابريل إبريل نيسان افريل",
-        "maj may مايو أيار ايار ماي",
-        "juni june jun يونيو حزيران جوان",
-        "juli july jul يوليو تموز جويلية",
-        "august aug أغسطس اغسطس آب اب أوت",
-        "september sep sept سبتمبر أيلول ايلول",
-        "oktober october okt oct أكتوبر اكتوبر تشرين_الأول تشرين_الاول",
-        "november nov نوفمبر تشرين_الثاني",
-        "december dec ديسمبر كانون_الأول كانون_الاول",
+        "januar january jan يناير كانون_الثاني جانفي ጥሪ",
+        "februar february feb فبراير شباط فيفري ለካቲት",
+        "marts march mar mrt مارس آذار اذار መጋቢት",
+        "april apr أبريل ابريل إبريل نيسان افريل ሚያዝያ",
+        "maj may مايو أيار ايار ماي ጉንበት ግንቦት",
+        "juni june jun يونيو حزيران جوان ሰነ",
+        "juli july jul يوليو تموز جويلية ሓምለ",
+        "august aug أغسطس اغسطس آب اب أوت ነሓሰ",
+        "september sep sept سبتمبر أيلول ايلول መስከረም",
+        "oktober october okt oct أكتوبر اكتوبر تشرين_الأول تشرين_الاول ጥቅምቲ",
+        "november nov نوفمبر تشرين_الثاني ሕዳር",
+        "december dec ديسمبر كانون_الأول كانون_الاول ታሕሳስ",
     ],
     start=1,
 ):
@@ -99,7 +99,7 @@ NEXT_WORDS = ("næste ", "naeste ", "next ", "på ", "on ", "this ", "kommende "
 NEXT_SUFFIXES = (" القادم", " القادمة", " الجاي", " næste")
 FILLERS = {"den", "d.", "d", "the", "on", "om", "at", "يوم", "في", ",", "kl", "kl.", "ኣብ", "-"}
 
-_AMPM = r"(?P<ap>am|pm|a\.m\.|p\.m\.|صباحا|صباحاً|صباحًا|مساء|مساءً|مساءا|ص|م|ድሕሪ ቀትሪ|ንግሆ)"
+_AMPM = r"(?P<ap>am|pm|a\.m\.|p\.m\.|صباحا|صباحاً|صباحًا|مساء|مساءً|مساءا|ص|م|ድሕሪ ቀትሪ|ድ\.ቀ\.?|ቅ\.ቀ\.?|ንግሆ)"
 _CLOCK = r"(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?"
 _END = r"(?:\s*(?:-|–|—|til|to|until|إلى|الى|حتى|ክሳብ)\s*(?P<eh>\d{1,2})(?:[:.](?P<em>\d{2}))?(?:\s*(?P<eap>am|pm))?)?"
 # "kl. 17", "kl 17.30", "klokken 17", "at 6pm", "الساعة 6 مساء", "ሰዓት 6"
@@ -161,7 +161,7 @@ def _hour(h: int, ap: str | None) -> int:
     if not ap:
         return h
     ap = ap.strip()
-    pm = ap in ("pm", "p.m.", "مساء", "مساءً", "مساءا", "م", "ድሕሪ ቀትሪ")
+    pm = ap in ("pm", "p.m.", "مساء", "مساءً", "مساءا", "م", "ድሕሪ ቀትሪ", "ድ.ቀ.", "ድ.ቀ")
     if h > 12:
         return h
     if pm and h < 12:
@@ -181,7 +181,14 @@ def _clock(h: str, m: str | None, ap: str | None) -> time | None:
 
 
 def normalize(text: str) -> str:
-    s = text.translate(_DIGITS).replace("،", ",").replace("\u200f", "").replace("\u200e", "")
+    s = (
+        text.translate(_DIGITS)
+        .replace("،", ",")
+        .replace("፣", ",")
+        .replace("፡", " ")
+        .replace("\u200f", "")
+        .replace("\u200e", "")
+    )
     s = s.replace("\u2068", "").replace("\u2069", "").replace("\u00a0", " ")
     s = re.sub(r"(\d)\s*h\b", r"\1:00", s)  # "18h"
     return re.sub(r"\s+", " ", s.strip().lower())
