@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler
 
@@ -15,7 +15,7 @@ from bot.i18n import N_
 from bot.render import meetings as rm
 from bot.render.keyboard import Button, Keyboard, callback
 from handlers.common import Ctx, handler, markup, split_fields
-from handlers.dialogue import Form, Step, begin, register_form, run_oneline
+from handlers.dialogue import Form, Step, begin, register_form, remember, run_oneline
 from handlers.meetings import admin_ids, meeting_for, meeting_id_arg, wake
 from handlers.router import on_callback, parse_id
 
@@ -74,20 +74,7 @@ async def submit_or_pick(ctx: Ctx, data: dict[str, Any]) -> None:
         await submit(ctx, networks[0], title, description)
         return
     # Several networks: keep the item for a moment and ask which one (the button is only a key).
-    assert ctx.person is not None
-    await ctx.session.execute(
-        delete(m.Dialogue).where(m.Dialogue.chat_id == ctx.chat.id, m.Dialogue.user_tg_id == ctx.person.tg_id)
-    )
-    ctx.session.add(
-        m.Dialogue(
-            chat_id=ctx.chat.id,
-            user_tg_id=ctx.person.tg_id,
-            kind=PICK_KIND,
-            step=99,
-            data={"title": title, "description": description},
-            updated_at=ctx.now,
-        )
-    )
+    await remember(ctx, PICK_KIND, {"title": title, "description": description}, step=99)
     keyboard: Keyboard = [[Button(n.name[:60], callback("aipick", n.id))] for n in networks]
     await ctx.reply(ctx.t._("Which network is the item for?"), keyboard)
 

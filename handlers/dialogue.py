@@ -78,10 +78,9 @@ async def _ask(ctx: Ctx, form: Form, step_no: int) -> None:
     await ctx.reply(f"{text}\n<i>{' '.join(hints)}</i>", force_reply=not ctx.is_private)
 
 
-async def begin(ctx: Ctx, kind: str, data: dict[str, Any] | None = None) -> None:
-    """Start (or restart) a guided dialogue for this person in this chat."""
+async def remember(ctx: Ctx, kind: str, data: dict[str, Any], step: int = 0) -> None:
+    """Store (replacing any earlier one) this person's dialogue state in this chat."""
     assert ctx.person is not None
-    form = FORMS[kind]
     await ctx.session.execute(
         delete(m.Dialogue).where(m.Dialogue.chat_id == ctx.chat.id, m.Dialogue.user_tg_id == ctx.person.tg_id)
     )
@@ -90,11 +89,17 @@ async def begin(ctx: Ctx, kind: str, data: dict[str, Any] | None = None) -> None
             chat_id=ctx.chat.id,
             user_tg_id=ctx.person.tg_id,
             kind=kind,
-            step=0,
-            data=dict(data or {}),
+            step=step,
+            data=dict(data),
             updated_at=ctx.now,
         )
     )
+
+
+async def begin(ctx: Ctx, kind: str, data: dict[str, Any] | None = None) -> None:
+    """Start (or restart) a guided dialogue for this person in this chat."""
+    form = FORMS[kind]
+    await remember(ctx, kind, dict(data or {}))
     await _ask(ctx, form, 0)
 
 

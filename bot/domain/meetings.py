@@ -323,9 +323,8 @@ async def cancel_meeting(session: AsyncSession, meeting: m.Meeting, network: m.N
     return await notify_change(session, meeting, network, KIND_CANCELLED, now, {"ts": stamp(meeting)})
 
 
-async def concerned(session: AsyncSession, meeting: m.Meeting) -> list[m.Person]:
-    """Who is told privately of a change: those who answered Attending or Substitute, and the
-    network's followers (reachable ones, each once)."""
+async def attendees(session: AsyncSession, meeting: m.Meeting) -> list[m.Person]:
+    """Those who answered Attending or Substitute and can be reached, by id."""
     rows = await session.scalars(
         select(m.Person)
         .join(m.Attendance, m.Attendance.person_id == m.Person.id)
@@ -334,8 +333,14 @@ async def concerned(session: AsyncSession, meeting: m.Meeting) -> list[m.Person]
             m.Attendance.status.in_(("attending", "substitute")),
             m.Person.reachable.is_(True),
         )
+        .order_by(m.Person.id)
     )
-    found = {p.id: p for p in rows}
+    return list(rows)
+
+
+async def concerned(session: AsyncSession, meeting: m.Meeting) -> list[m.Person]:
+    """Who is told privately of a change: the attendees and the network's followers (each once)."""
+    found = {p.id: p for p in await attendees(session, meeting)}
     for p in await followers(session, meeting.network_id):
         found.setdefault(p.id, p)
     return sorted(found.values(), key=lambda p: p.id)

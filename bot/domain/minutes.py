@@ -61,19 +61,9 @@ async def circulate(
     meeting.minutes_text = (text or "").strip() or None
     meeting.minutes_file_id = file_id
     meeting.minutes_posted_at = now
-    rows = await session.execute(
-        select(m.Person)
-        .join(m.Attendance, m.Attendance.person_id == m.Person.id)
-        .where(
-            m.Attendance.meeting_id == meeting.id,
-            m.Attendance.status.in_(("attending", "substitute")),
-            m.Person.reachable.is_(True),
-        )
-        .order_by(m.Person.id)
-    )
     added = await enqueue_to_people(
         session,
-        rows.scalars(),
+        await mt.attendees(session, meeting),
         kind=KIND_MINUTES,
         key=lambda person: f"mtgmin:{meeting.id}:p{person.id}",
         due_at=now,
