@@ -12,18 +12,29 @@ from bot.render.keyboard import Button, Keyboard, callback
 
 LIMIT = 4000  # Telegram allows 4096; keep room for direction marks
 
-CHOICE_LABELS = {"for": N_("For"), "against": N_("Against"), "abstain": N_("Abstain")}
+CHOICE_LABELS = {
+    # Translators: a voting button and a voter's choice: "I vote in favour".
+    "for": N_("For"),
+    # Translators: a voting button and a voter's choice: "I vote against".
+    "against": N_("Against"),
+    # Translators: a voting button and a voter's choice: "I neither vote for nor against".
+    "abstain": N_("Abstain"),
+}
 CHOICE_ICONS = {"for": "✅", "against": "❌", "abstain": "⚪"}
 RULE_LABELS = {
     "majority": N_("simple majority of votes cast"),
     "two_thirds": N_("two-thirds majority of votes for and against"),
 }
 OUTCOME_LABELS = {
+    # Translators: result of a vote: the proposal was adopted (passed).
     "adopted": N_("Adopted"),
+    # Translators: result of a vote: the proposal was not adopted (failed).
     "rejected": N_("Not adopted"),
     "tie": N_("Not adopted: a tie"),
     "no_quorum": N_("Not adopted: no quorum"),
+    # Translators: status of a meeting's minutes: nobody objected in time, so they are approved.
     "approved": N_("Approved"),
+    # Translators: status of a meeting's minutes: someone raised an objection to them (not "controversial").
     "disputed": N_("Disputed"),
 }
 
@@ -40,6 +51,7 @@ def keyboard(vote: m.Vote, t: Translator) -> Keyboard | None:
 
 
 def _rule_line(t: Translator, vote: m.Vote, quorum: int | None, attending: int | None) -> str:
+    # Translators: {rule} is how a vote is decided, e.g. "simple majority of votes cast".
     line = t._("Rule: {rule}", rule=t.plain(RULE_LABELS.get(vote.rule, RULE_LABELS["majority"])))
     if attending is not None and quorum is not None:
         line += " · " + t.n_(
@@ -68,6 +80,7 @@ def _names_lines(t: Translator, counts: Tally, cap: int | None) -> list[str]:
             names=listed,
         )
         if len(names) > len(shown):
+            # Translators: after a list of voters' names: "Amina, Yonas and 4 more" (more people).
             line += " " + t.n_("and {n} more", "and {n} more", len(names) - len(shown))
         lines.append(line)
     if counts.by_hand:
@@ -102,6 +115,7 @@ def vote_text(
     if vote.restricted:
         head.append(t._("Only the named voters can vote."))
     if vote.status == "open" and vote.deadline is not None:
+        # Translators: {when} is the date and time when voting ends, e.g. "Thursday 3 December 2026 17:00".
         head.append(t._("Closes {when}.", when=t.when(vote.deadline, tz)))
     head.append("")
     tail = [""]
@@ -138,6 +152,7 @@ def result_text(
     outcome = t.plain(OUTCOME_LABELS.get(result.outcome, OUTCOME_LABELS["rejected"]))
     lines = [
         t._("🗳 <b>Result of vote {id}</b>: {question}", id=vote.id, question=vote.question),
+        # Translators: {outcome} is a vote's result, e.g. "Adopted" or "Not adopted: no quorum".
         t._("<b>{outcome}</b>", outcome=outcome),
         t._(
             "For {for_} · Against {against} · Abstain {abstain}",
