@@ -165,6 +165,8 @@ def report_text(t: Translator, network: m.Network, failures: Sequence[Failure], 
         for f in failures:
             when = t.when(f.at, network.timezone) if f.at is not None else "—"
             lines.append(
+                # Translators: one failed message: {kind} is its kind ("Event reminder"), {name} the person,
+                # {reason} why Telegram refused it (e.g. "blocked the bot").
                 t._(
                     "• {kind}, {when}, to {name}: {reason}",
                     kind=kind_label(t, f.kind),
@@ -197,6 +199,7 @@ async def render_summary(session: AsyncSession, notice: m.Notice, t: Translator)
     if not total:
         return None
     lines = [
+        # Translators: to coordinators; {day} is a date, {n} the number of messages that failed.
         t.n_(
             "📮 Delivery report for {day}: {n} message could not be delivered.",
             "📮 Delivery report for {day}: {n} messages could not be delivered.",

@@ -51,6 +51,7 @@ def next_dates(t: Translator, network: m.Network, meetings: Sequence[m.Meeting])
     if not meetings:
         return t._("No further meetings are planned yet.")
     dates = ("؛ " if t.lang == "ar" else "; ").join(t.when(x.starts_at, network.timezone) for x in meetings)
+    # Translators: {dates} is a list of dates and times, separated by semicolons.
     return t._("Next meetings: {dates}", dates=dates)
 
 

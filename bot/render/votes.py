@@ -54,6 +54,7 @@ def _rule_line(t: Translator, vote: m.Vote, quorum: int | None, attending: int |
     # Translators: {rule} is how a vote is decided, e.g. "simple majority of votes cast".
     line = t._("Rule: {rule}", rule=t.plain(RULE_LABELS.get(vote.rule, RULE_LABELS["majority"])))
     if attending is not None and quorum is not None:
+        # Translators: {n} is the quorum in votes, {attending} how many people attend the meeting.
         line += " · " + t.n_(
             "quorum: {n} vote (more than half of {attending} attending)",
             "quorum: {n} votes (more than half of {attending} attending)",
@@ -72,6 +73,7 @@ def _names_lines(t: Translator, counts: Tally, cap: int | None) -> list[str]:
         count = {"for": counts.for_, "against": counts.against, "abstain": counts.abstain}[choice]
         shown = names if cap is None else names[:cap]
         listed = ", ".join(shown) or "—"
+        # Translators: one line of a vote: {icon} is ✅/❌/⚪, {choice} "For"/"Against"/"Abstain", {count} a number.
         line = t._(
             "{icon} {choice} ({count}): {names}",
             icon=Raw(CHOICE_ICONS[choice]),
@@ -123,6 +125,7 @@ def vote_text(
         tail.append(t._("Open vote: everyone sees whose hand is up. Press again to change your vote."))
     else:
         outcome = t.plain(OUTCOME_LABELS.get(vote.outcome or "", OUTCOME_LABELS["rejected"]))
+        # Translators: {outcome} is a vote's result, e.g. "Adopted".
         tail.append(t._("<b>Closed.</b> Result: {outcome}", outcome=outcome))
     return _fit(head, t, counts, tail)
 
@@ -130,6 +133,7 @@ def vote_text(
 def decided_by_text(t: Translator, result: Result, attending: int | None) -> str:
     if result.decided_by == "quorum":
         if attending is not None:
+            # Translators: {n} is the quorum in votes, {attending} how many people attend the meeting.
             return t.n_(
                 "Decided by the quorum: fewer than {n} vote was cast (more than half of {attending} attending).",
                 "Decided by the quorum: fewer than {n} votes were cast (more than half of {attending} attending).",
@@ -154,6 +158,7 @@ def result_text(
         t._("🗳 <b>Result of vote {id}</b>: {question}", id=vote.id, question=vote.question),
         # Translators: {outcome} is a vote's result, e.g. "Adopted" or "Not adopted: no quorum".
         t._("<b>{outcome}</b>", outcome=outcome),
+        # Translators: vote counts: {for_}, {against} and {abstain} are numbers of votes.
         t._(
             "For {for_} · Against {against} · Abstain {abstain}",
             for_=counts.for_,
@@ -173,8 +178,10 @@ def decision_line(d: m.Decision, t: Translator, tz: str, network_name: str | Non
     when = t.day(d.decided_at, tz)
     details = d.details or {}
     if d.kind == "vote":
+        # Translators: a decision in the list: {outcome} is "Adopted" or "Not adopted", {text} the question.
         line = t._("<b>{date}</b> · {outcome}: {text}", date=when, outcome=outcome, text=d.text)
         if "for" in details:
+            # Translators: vote counts: {for_}, {against} and {abstain} are numbers of votes.
             line += "\n    " + t._(
                 "For {for_} · Against {against} · Abstain {abstain}",
                 for_=int(details.get("for") or 0),
@@ -182,6 +189,7 @@ def decision_line(d: m.Decision, t: Translator, tz: str, network_name: str | Non
                 abstain=int(details.get("abstain") or 0),
             )
     else:
+        # Translators: minutes in the list of decisions: {outcome} is "Approved" or "Disputed".
         line = t._("<b>{date}</b> · Minutes {outcome}: {text}", date=when, outcome=outcome, text=d.text)
     if d.meeting_id is not None:
         line += " " + t._("(meeting {id})", id=d.meeting_id)
