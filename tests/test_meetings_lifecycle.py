@@ -254,7 +254,8 @@ async def test_meeting_life_across_dst(clocked_bot: BotHarness) -> None:
     assert [n.state for n in await notices(bot, kind="mtg_mclose", ref_id=1)] == ["sent"]
     closing = await notices(bot, kind="mtg_mresult", ref_id=1)
     assert [(n.chat_id, n.state) for n in closing] == [(group.id, "sent")]
-    assert "omstridt (1 indsigelse)" in (sent_call(bot, closing[0]).plain_text or "")
+    assert "Der er rejst indsigelse mod referatet" in (sent_call(bot, closing[0]).plain_text or "")
+    assert "(1 indsigelse)" in (sent_call(bot, closing[0]).plain_text or "")
     disputed = await notices(bot, kind="mtg_disputed", ref_id=1)
     assert [(n.chat_id, n.state) for n in disputed] == [(mette.id, "sent")]
     assert "Temaaftenen blev flyttet" in (sent_call(bot, disputed[0]).plain_text or "")
