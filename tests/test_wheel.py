@@ -10,6 +10,7 @@ catalogues compiled into the wheel.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -25,10 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path to the fresh venv's `volbot` script."""
     base = tmp_path_factory.mktemp("wheel")
+    # Build from a copy of the sources: an in-tree build would leave build/ in the checkout, and a stale
+    # build/lib could carry files that no longer exist into the wheel.
+    src = base / "src"
+    shutil.copytree(
+        ROOT, src,
+        ignore=shutil.ignore_patterns(".*", "build", "dist", "*.egg-info", "__pycache__", "*.db*", "*.mo",
+                                      "tests", "bench", "scripts"),
+    )  # fmt: skip
     dist = base / "dist"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-         "-q", "-w", str(dist), str(ROOT)],
+         "-q", "-w", str(dist), str(src)],
         check=True, cwd=base,
     )  # fmt: skip
     wheels = list(dist.glob("volbot-*.whl"))
