@@ -217,6 +217,8 @@ def check(langs: tuple[str, ...] = TRANSLATED) -> list[str]:
             continue
         with path.open("rb") as f:
             catalog = read_po(f, locale=lang)
+        if catalog.fuzzy:
+            problems.append(f"{lang}: the header is marked fuzzy (pybabel compile would skip the catalogue)")
         nplurals, expr = PLURAL_HEADERS[lang]
         header = catalog.plural_forms.replace(" ", "")
         if header != f"nplurals={nplurals};plural={expr};".replace(" ", ""):

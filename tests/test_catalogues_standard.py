@@ -28,7 +28,9 @@ def test_header_is_real_and_not_fuzzy(lang: str) -> None:
     assert headers["Language"] == lang
     assert headers["Language-Team"].startswith({"da": "Danish", "ar": "Arabic", "ti": "Tigrinya"}[lang])
     for field in ("Language-Team", "Last-Translator", "PO-Revision-Date", "Report-Msgid-Bugs-To"):
-        assert not any(x in headers[field] for x in ("EMAIL@ADDRESS", "LL@li.org", "FULL NAME", "YEAR")), field
+        assert not any(x in headers[field] for x in ("EMAIL@ADDRESS", "LL@li.org", "FULL NAME", "YEAR")), (
+            field
+        )
 
 
 @pytest.mark.parametrize("path", [i18n_tools.POT, *(i18n_tools.po_path(lang) for lang in TRANSLATED)])
@@ -40,7 +42,7 @@ def test_references_and_translator_comments(path) -> None:  # type: ignore[no-un
     assert ("bot/render/events.py", None) in messages["Going"].locations
     for label in LABELS:
         assert any(c.startswith("Translators:") for c in messages[label].auto_comments), label
-    assert "not \"sorry\"" in " ".join(messages["Regrets"].auto_comments)
+    assert 'not "sorry"' in " ".join(messages["Regrets"].auto_comments)
 
 
 @pytest.mark.parametrize("lang", TRANSLATED)
@@ -79,4 +81,20 @@ def test_update_is_stable_and_catalogues_are_current(tmp_path, monkeypatch) -> N
     i18n_tools.extract()
     i18n_tools.update()
     for rel in ["messages.pot", *(f"{lang}/LC_MESSAGES/messages.po" for lang in TRANSLATED)]:
-        assert (locales / rel).read_text(encoding="utf-8") == (original / rel).read_text(encoding="utf-8"), rel
+        assert (locales / rel).read_text(encoding="utf-8") == (original / rel).read_text(encoding="utf-8"), (
+            rel
+        )
+
+
+def test_check_reports_a_fuzzy_header(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    locales = tmp_path / "locales"
+    shutil.copytree(i18n_tools.LOCALES_DIR, locales, ignore=shutil.ignore_patterns("*.mo", ".lock"))
+    monkeypatch.setattr(i18n_tools, "LOCALES_DIR", locales)
+    monkeypatch.setattr(i18n_tools, "POT", locales / "messages.pot")
+    path = locales / "ti" / "LC_MESSAGES" / "messages.po"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('msgid ""', '#, fuzzy\nmsgid ""', 1), encoding="utf-8"
+    )
+    assert i18n_tools.check(("ti",)) == [
+        "ti: the header is marked fuzzy (pybabel compile would skip the catalogue)"
+    ]
