@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # volbot: build stage installs the package and its dependencies into a venv and compiles the
-# translations; the runtime stage is python-slim with that venv, the code, and a non-root user.
+# translations into it; the runtime stage is python-slim with that venv and a non-root user.
 #   docker build -t volbot .
 #   docker run --env-file .env -p 8080:8080 volbot
 
@@ -20,15 +20,14 @@ RUN mkdir bot handlers && touch bot/__init__.py handlers/__init__.py \
     && pip install . \
     && pip uninstall -y volbot \
     && rm -rf bot handlers build ./*.egg-info
-COPY alembic.ini babel.cfg ./
+COPY setup.py MANIFEST.in babel.cfg ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY locales ./locales
-# Editable install: the code stays in /app, where the translations (/app/locales) and the
-# migrations are found next to it; the same paths exist in the runtime stage.
-RUN pip install --no-deps -e . \
-    && volbot i18n compile \
-    && python -m compileall -q bot handlers
+# An ordinary (non-editable) install: the build compiles locales/*.po into the package
+# (bot/locales/<lang>/LC_MESSAGES/messages.mo, see setup.py), so nothing of /app is needed later.
+RUN pip install --no-deps . \
+    && cd / && python -c "import bot.i18n as i; assert all((i.PACKAGE_LOCALES_DIR / l / 'LC_MESSAGES' / 'messages.mo').exists() for l in i.TRANSLATED)"
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
@@ -42,9 +41,7 @@ RUN groupadd --system --gid 10001 volbot \
     && useradd --system --uid 10001 --gid volbot --home-dir /data --shell /usr/sbin/nologin volbot \
     && mkdir -p /data && chown volbot:volbot /data
 COPY --from=build /opt/venv /opt/venv
-# The code is root-owned (read-only for the bot); only the compiled catalogues may be refreshed.
-COPY --from=build /app /app
-RUN chown -R volbot:volbot /app/locales
+# The installed package, catalogues included, is root-owned: read-only for the bot.
 USER volbot
 WORKDIR /data
 VOLUME ["/data"]

@@ -26,7 +26,11 @@ from babel.support import NullTranslations, Translations
 
 log = logging.getLogger(__name__)
 
+# The source catalogues (.po) at the top of a checkout, where translators edit them.
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+# The compiled catalogues (.mo) that the build puts inside the package (setup.py): a wheel or an
+# ordinary install reads these, from any folder. A checkout has none and uses LOCALES_DIR.
+PACKAGE_LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "messages"
 LANGUAGES: tuple[str, ...] = ("da", "ar", "ti", "en")
 TRANSLATED: tuple[str, ...] = ("da", "ar", "ti")
@@ -86,7 +90,8 @@ def _compile(po_path: Path) -> Translations:
 
 
 def compile_catalogues(locales_dir: Path = LOCALES_DIR) -> list[Path]:
-    """Write .mo files next to the .po files that are newer than them (the build/run step)."""
+    """Write .mo files next to the .po files that are newer than them (a checkout's run step; an
+    installed package carries its .mo files already and has no .po files here)."""
     written = []
     for po_path in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         mo_path = po_path.with_suffix(".mo")
@@ -104,6 +109,10 @@ def compile_catalogues(locales_dir: Path = LOCALES_DIR) -> list[Path]:
 def _translations(lang: str) -> NullTranslations:
     if lang == "en":
         return NullTranslations()
+    built = PACKAGE_LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    if built.exists():
+        with built.open("rb") as f:
+            return Translations(f, domain=DOMAIN)
     po_path = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
     mo_path = po_path.with_suffix(".mo")
     if mo_path.exists() and (not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime):

@@ -7,8 +7,10 @@ script, Tigrinya in Ge'ez, Danish must not be the English left as it was).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -24,6 +26,23 @@ PLACEHOLDER = re.compile(r"\{(\w*)\}")
 TAG = re.compile(r"</?[a-z]+[^>]*>")
 LATIN_TOKENS = re.compile(r"(?:/|@|https?://)[\w./:?=&-]+|\b[A-Z][a-z]+/[A-Za-z_]+\b")
 # Names and codes that stay as they are in every language.
+VERSION = "0.1.0"
+# The project has no published address yet: the header names the guide translators start from.
+TEAM_CONTACT = "volbot translators, see docs/TRANSLATING.md"
+BUGS_TO = "the volbot issue tracker"
+LANGUAGE_TEAMS = {"da": "Danish", "ar": "Arabic", "ti": "Tigrinya"}
+HEADER_COMMENT = """\
+# {language} translations for volbot.
+# Copyright (C) 2026 volbot contributors
+# This file is distributed under the same license as the volbot project (AGPL-3.0-or-later).
+# How to translate, plural forms and the glossary: docs/TRANSLATING.md
+#"""
+POT_HEADER_COMMENT = """\
+# Translations template for volbot.
+# Copyright (C) 2026 volbot contributors
+# This file is distributed under the same license as the volbot project (AGPL-3.0-or-later).
+# How to translate, plural forms and the glossary: docs/TRANSLATING.md
+#"""
 SAME_IN_ALL = re.compile(r"^[\W\d_]*$|^(OK|Dansk|English|العربية|ትግርኛ)$")
 
 
@@ -31,7 +50,7 @@ def po_path(lang: str) -> Path:
     return LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-_STAMP_LINE = re.compile(r'^"(POT-Creation-Date|PO-Revision-Date): .*\\n"$', re.MULTILINE)
+_STAMP_LINE = re.compile(r'^"(POT-Creation-Date|PO-Revision-Date|Generated-By): .*\\n"$', re.MULTILINE)
 
 
 def _keep_if_only_stamps_changed(path: Path, before: str | None) -> None:
@@ -58,24 +77,50 @@ def extract() -> None:
         str(ROOT / "babel.cfg"),
         "-o",
         str(POT),
-        "--no-location",
+        # Source references without line numbers: translators (Poedit, Weblate) see where a message
+        # is used, and a code change elsewhere in a file does not touch every catalogue.
+        "--add-location=file",
         "--sort-output",
         "--project=volbot",
+        f"--version={VERSION}",
+        f"--msgid-bugs-address={BUGS_TO}",
         "--copyright-holder=volbot contributors",
-        "-c",
-        "TRANSLATORS:",
+        # `# Translators: ...` comments in the code, above a call, reach the catalogues as `#.` lines.
+        "--add-comments=Translators:",
     ]
     for k in KEYWORDS:
         argv += ["-k", k]
-    argv.append(str(ROOT))
-    CommandLineInterface().run(argv)
+    argv += ["--header-comment", POT_HEADER_COMMENT, "."]
+    # Run from the project root so that references read `bot/render/events.py`, not absolute paths.
+    with contextlib.chdir(ROOT):
+        CommandLineInterface().run(argv)
     _keep_if_only_stamps_changed(POT, before)
 
 
 def _fix_header(catalog: Catalog, lang: str) -> None:
+    """A real header: not fuzzy (pybabel compile skips a catalogue whose header is fuzzy), the
+    project and its version, the language team, and CLDR plural forms (see bot.i18n)."""
     nplurals, expr = PLURAL_HEADERS[lang]
     catalog._num_plurals = nplurals  # type: ignore[attr-defined,assignment]
     catalog._plural_expr = expr  # type: ignore[attr-defined,assignment]
+    catalog.fuzzy = False
+    catalog.project = "volbot"
+    catalog.version = VERSION
+    catalog.msgid_bugs_address = BUGS_TO
+    catalog.copyright_holder = "volbot contributors"
+    catalog.language_team = f"{LANGUAGE_TEAMS[lang]} ({TEAM_CONTACT})"
+    if not catalog.last_translator or "EMAIL@ADDRESS" in catalog.last_translator:
+        # A translator who edits the file (Poedit, Weblate) writes their own name here.
+        catalog.last_translator = TEAM_CONTACT
+    if not isinstance(catalog.revision_date, datetime):
+        catalog.revision_date = catalog.creation_date
+    catalog.header_comment = HEADER_COMMENT.format(language=LANGUAGE_TEAMS[lang])
+
+
+def _write(path: Path, catalog: Catalog, lang: str) -> None:
+    _fix_header(catalog, lang)
+    with path.open("wb") as f:
+        write_po(f, catalog, width=100, omit_header=False, ignore_obsolete=True, include_lineno=False)
 
 
 def update() -> None:
@@ -91,10 +136,8 @@ def update() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             catalog = Catalog(locale=lang, domain=DOMAIN, project="volbot")
         catalog.update(template, no_fuzzy_matching=True)
-        _fix_header(catalog, lang)
         before = _read(path)
-        with path.open("wb") as f:
-            write_po(f, catalog, width=100, omit_header=False, ignore_obsolete=True)
+        _write(path, catalog, lang)
         _keep_if_only_stamps_changed(path, before)
 
 
@@ -174,6 +217,8 @@ def check(langs: tuple[str, ...] = TRANSLATED) -> list[str]:
             continue
         with path.open("rb") as f:
             catalog = read_po(f, locale=lang)
+        if catalog.fuzzy:
+            problems.append(f"{lang}: the header is marked fuzzy (pybabel compile would skip the catalogue)")
         nplurals, expr = PLURAL_HEADERS[lang]
         header = catalog.plural_forms.replace(" ", "")
         if header != f"nplurals={nplurals};plural={expr};".replace(" ", ""):
@@ -282,6 +327,7 @@ def apply(translations: dict[str, dict[str, str | list[str]]]) -> int:
             path = po_path(lang)
             with path.open("rb") as f:
                 catalog = read_po(f, locale=lang)
+            changed = False
             for msg in catalog:
                 if not msg.id:
                     continue
@@ -289,10 +335,12 @@ def apply(translations: dict[str, dict[str, str | list[str]]]) -> int:
                 value = translations.get(key, {}).get(lang)
                 if value is None:
                     continue
-                msg.string = tuple(value) if isinstance(value, list) else value
+                new = tuple(value) if isinstance(value, list) else value
+                changed = changed or new != msg.string or msg.fuzzy
+                msg.string = new
                 msg.flags.discard("fuzzy")
                 count += 1
-            _fix_header(catalog, lang)
-            with path.open("wb") as f:
-                write_po(f, catalog, width=100, omit_header=False, ignore_obsolete=True)
+            if changed:
+                catalog.revision_date = datetime.now(UTC)
+            _write(path, catalog, lang)
     return count

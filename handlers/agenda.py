@@ -227,6 +227,7 @@ def standing_list(ctx: Ctx, items: list[m.StandingItem]) -> str:
     t = ctx.t
     lines = [t._("<b>Standing agenda items</b>")]
     for n, item in enumerate(items, start=1):
+        # Translators: where a standing item goes: at the start / at the end of every agenda.
         where = t._("at the start") if item.placement == "start" else t._("at the end")
         lines.append(f"{t.number(n)}. {rm.standing_title(t, item)} ({where})")
     lines += [

@@ -121,6 +121,7 @@ async def _list_scheduled(ctx: Ctx, networks: list[m.Network]) -> None:
         net = names[bc.network_id]
         preview = bc.text if len(bc.text) <= 120 else bc.text[:119] + "…"
         await ctx.reply(
+            # Translators: {preview} is the start of the broadcast's text.
             ctx.t._(
                 "Scheduled broadcast #{id} ({network}), goes out {when}:\n{preview}",
                 id=bc.id,

@@ -42,8 +42,10 @@ async def _show(ctx: Ctx, words: str, offset: int, *, edit: bool) -> None:
     newer = _page_data(max(offset - PAGE, 0), words) if offset > 0 else None
     older = _page_data(offset + PAGE, words) if more else None
     if newer:
+        # Translators: page button in the list of decisions: show newer decisions.
         nav.append(Button(ctx.t.plain("‹ Newer"), newer))
     if older:
+        # Translators: page button in the list of decisions: show older decisions.
         nav.append(Button(ctx.t.plain("Older ›"), older))
     keyboard: Keyboard | None = [nav] if nav else None
     if more and older is None:

@@ -126,6 +126,7 @@ async def run_oneline(ctx: Ctx, kind: str, values: list[str], data: dict[str, An
         raw = values[i] if i < len(values) else ""
         if not raw.strip() and not step.optional:
             raise UserError(
+                # Translators: {field} is what is missing, e.g. the question "Where does it take place?".
                 N_("Missing: {field}. Example: {example}"),
                 field=ctx.t.plain(step.prompt),
                 example=ctx.t.plain(form.example),

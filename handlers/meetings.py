@@ -226,6 +226,7 @@ async def attendance_button(ctx: Ctx, obj_id: str, value: str) -> None:
         raise UserError(N_("That meeting can no longer be changed."))
     await mt.set_attendance(ctx.session, meeting, ctx.person, status, ctx.now)
     labels = {"attending": N_("Attending"), "regrets": N_("Regrets"), "substitute": N_("Substitute")}
+    # Translators: popup after a meeting answer; {answer} is "Attending", "Regrets" or "Substitute".
     await ctx.answer(ctx.t.plain("Noted: {answer}", answer=ctx.t.plain(labels[status])))
 
 

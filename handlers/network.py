@@ -74,6 +74,7 @@ def _settings_text(ctx: Ctx, coordinators: list[str], translators: list[str]) ->
         t.n_(
             "Objections to minutes within {n} day", "Objections to minutes within {n} days", n.objection_days
         ),
+        # Translators: {rule} is how votes are decided, e.g. "simple majority of votes cast".
         t._("Votes: {rule}", rule=t.plain(RULE_LABELS.get(n.vote_rule, RULE_LABELS["majority"]))),
         t.n_("Quorum: at least {n} vote cast", "Quorum: at least {n} votes cast", n.vote_quorum)
         if n.vote_quorum

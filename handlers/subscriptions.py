@@ -173,6 +173,8 @@ def _reminders_view(ctx: Ctx) -> tuple[str, Keyboard]:
     text = "\n".join(
         [
             ctx.t._("When should I remind you of events? Press to switch; several are allowed."),
+            # Translators: {lead_times} lists the chosen reminder times, e.g. "1 day, 1 hour": the reminders
+            # currently come that long before each event (not "ago").
             ctx.t._("Now: {lead_times} before.", lead_times=names),
         ]
     )

@@ -122,10 +122,10 @@ async def test_meeting_life_across_dst(clocked_bot: BotHarness) -> None:
     assert "Møde i Integrationsnetværket Rudersdal" in text
     assert "/additem" in text and "lørdag den 27. marts 2027 17.00" in text
     assert "Næste møder: tirsdag den 6. april 2027 17.00; tirsdag den 8. juni 2027 17.00" in text
-    assert [b["text"] for b in group_call.buttons()] == ["Deltager", "Afbud", "Suppleant"]
+    assert [b["text"] for b in group_call.buttons()] == ["Deltager", "Afbud", "Sender suppleant"]
     sara_call = sent_call(bot, call[sara.id])
     assert arabic(sara_call.plain_text or "") and "27" in (sara_call.plain_text or "")
-    assert [b["text"] for b in sara_call.buttons()] == ["سأحضر", "أعتذر", "بديل"]
+    assert [b["text"] for b in sara_call.buttons()] == ["سأحضر", "أعتذر عن الحضور", "يحضر بديل عني"]
 
     # --- an item on time ---
     on_time = await bot.say(yonas, "/additem Temaaften: idræt for flygtninge | Invitation fra DGI", group)
@@ -199,7 +199,7 @@ async def test_meeting_life_across_dst(clocked_bot: BotHarness) -> None:
     mid = final_call.message_id or 0
     await bot.press(yonas, group.id, mid, "Deltager")
     await bot.press(amal, group.id, mid, "Afbud")
-    await bot.press(hassan, group.id, mid, "Suppleant")
+    await bot.press(hassan, group.id, mid, "Sender suppleant")
     await bot.press(sara, sara.id, sent_call(bot, final[sara.id]).message_id or 0, "سأحضر")
     summary = (await bot.say(mette, "/attendance 1", group))[-1].plain_text or ""
     assert "2 deltager: Sara, Yonas" in summary
@@ -254,7 +254,8 @@ async def test_meeting_life_across_dst(clocked_bot: BotHarness) -> None:
     assert [n.state for n in await notices(bot, kind="mtg_mclose", ref_id=1)] == ["sent"]
     closing = await notices(bot, kind="mtg_mresult", ref_id=1)
     assert [(n.chat_id, n.state) for n in closing] == [(group.id, "sent")]
-    assert "omstridt (1 indsigelse)" in (sent_call(bot, closing[0]).plain_text or "")
+    assert "Der er rejst indsigelse mod referatet" in (sent_call(bot, closing[0]).plain_text or "")
+    assert "(1 indsigelse)" in (sent_call(bot, closing[0]).plain_text or "")
     disputed = await notices(bot, kind="mtg_disputed", ref_id=1)
     assert [(n.chat_id, n.state) for n in disputed] == [(mette.id, "sent")]
     assert "Temaaftenen blev flyttet" in (sent_call(bot, disputed[0]).plain_text or "")

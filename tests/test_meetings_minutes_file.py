@@ -45,7 +45,7 @@ async def test_minutes_as_a_document(clocked_bot: BotHarness) -> None:
         sara_call = next(n for n in rows if n.chat_id == sara.id)
     await bot.press(yonas, group.id, group_call.message_id or 0, "Deltager")
     await bot.press(hassan, group.id, group_call.message_id or 0, "Afbud")
-    await bot.press(sara, sara.id, sara_call.message_id or 0, "بديل")
+    await bot.press(sara, sara.id, sara_call.message_id or 0, "يحضر بديل عني")
 
     bot.clock.set(datetime(2027, 4, 8, 10, 0, tzinfo=UTC))
     await bot.run_due()

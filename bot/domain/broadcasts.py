@@ -173,6 +173,7 @@ def progress_text(t: Translator, bc: m.Broadcast, counts: dict[str, int], *, fin
     if total == 0:
         return f"{head}\n" + t._("Nobody follows this network yet, so nobody received it.")
     if not final:
+        # Translators: progress of a broadcast: {sent} messages sent so far of {total}.
         return f"{head}\n" + t.n_(
             "Sending… {sent} of {total} sent.",
             "Sending… {sent} of {total} sent.",
@@ -182,6 +183,7 @@ def progress_text(t: Translator, bc: m.Broadcast, counts: dict[str, int], *, fin
         )
     lines = [
         head,
+        # Translators: {sent} and {total} are numbers of followers; the plural form follows {total}.
         t.n_(
             "Done: sent to {sent} of {total} follower.",
             "Done: sent to {sent} of {total} followers.",

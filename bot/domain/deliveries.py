@@ -28,6 +28,7 @@ SUMMARY_AT = time(9, 0)
 _QUIET_ERRORS = ("unreachable",)
 
 _KIND_LABELS: dict[str, str] = {
+    # Translators: kind of message in a delivery report: a message sent to all followers of a network.
     "broadcast": N_("Broadcast"),
     "broadcast_progress": N_("Broadcast progress"),
     "event_reminder": N_("Event reminder"),
@@ -43,10 +44,13 @@ def kind_label(t: Translator, kind: str) -> str:
     label = _KIND_LABELS.get(kind)
     if label is None:
         if kind.startswith("mtg_"):
+            # Translators: kind of message in a delivery report: a notice (not an invitation) about a meeting.
             label = N_("Meeting notice")
         elif kind.startswith("vote"):
+            # Translators: kind of message in a delivery report: a message about a vote (noun).
             label = N_("Vote")
         else:
+            # Translators: kind of message in a delivery report: any other notice.
             label = N_("Notice")
     return t.plain(label)
 
@@ -161,6 +165,8 @@ def report_text(t: Translator, network: m.Network, failures: Sequence[Failure], 
         for f in failures:
             when = t.when(f.at, network.timezone) if f.at is not None else "—"
             lines.append(
+                # Translators: one failed message: {kind} is its kind ("Event reminder"), {name} the person,
+                # {reason} why Telegram refused it (e.g. "blocked the bot").
                 t._(
                     "• {kind}, {when}, to {name}: {reason}",
                     kind=kind_label(t, f.kind),
@@ -193,6 +199,7 @@ async def render_summary(session: AsyncSession, notice: m.Notice, t: Translator)
     if not total:
         return None
     lines = [
+        # Translators: to coordinators; {day} is a date, {n} the number of messages that failed.
         t.n_(
             "📮 Delivery report for {day}: {n} message could not be delivered.",
             "📮 Delivery report for {day}: {n} messages could not be delivered.",
@@ -201,6 +208,7 @@ async def render_summary(session: AsyncSession, notice: m.Notice, t: Translator)
         )
     ]
     for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        # Translators: {kind} is a kind of message ("Broadcast", "Event reminder"), {n} how many were sent.
         lines.append(t._("• {kind}: {n}", kind=kind_label(t, kind), n=n))
     unreachable = await unreachable_followers(session, network.id)
     if unreachable:

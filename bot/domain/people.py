@@ -236,6 +236,7 @@ async def find_person_in_network(session: AsyncSession, network: m.Network, ref:
     person = await session.scalar(query)
     if person is None:
         raise NotFound(
+            # Translators: {who} is what the coordinator typed to name someone, e.g. @amina.
             N_("I do not know {who} in this network yet. They must write in the group or to me first."),
             who=ref,
         )

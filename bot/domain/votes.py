@@ -319,6 +319,7 @@ class PressOut:
 _GONE = N_("This button no longer works.")
 _CLOSED = N_("This vote is closed. Presses no longer count.")
 _NOT_NAMED = N_("Only the named voters can vote on this question.")
+# Translators: {choice} is "For", "Against" or "Abstain".
 VOTED = N_("You voted: {choice}.")
 CHANGED = N_("Your vote is changed to: {choice}.")
 KEPT = N_("You already voted: {choice}. Nothing changed.")

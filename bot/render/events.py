@@ -54,6 +54,7 @@ def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: T
         lines.append("")
         lines.append(value(t, f["description"]))
     lines.append("")
+    # Translators: on an event card: how many people said they will come.
     lines.append(t.n_("✅ {n} going", "✅ {n} going", going))
     note = untranslated_note(texts, t)
     if note:
@@ -67,10 +68,13 @@ def card_keyboard(event: m.Event, t: Translator) -> Keyboard | None:
         return None
     return [
         [
+            # Translators: event button: "I will come to this event".
             Button(t.plain("Going"), callback(KIND, event.id, "go")),
+            # Translators: event button: "I will not come to this event".
             Button(t.plain("Not going"), callback(KIND, event.id, "no")),
         ],
         [
+            # Translators: event button: "send me a reminder before this event".
             Button(t.plain("Remind me"), callback(KIND, event.id, "rem")),
             Button(t.plain("Add to calendar"), callback(KIND, event.id, "ics")),
         ],
@@ -111,4 +115,5 @@ def list_text(
 def list_keyboard(offset: int, more: bool, t: Translator) -> Keyboard | None:
     if not more:
         return None
+    # Translators: button under a list of events: show the next page of events.
     return [[Button(t.plain("More"), callback("evlist", offset, ""))]]

@@ -51,20 +51,25 @@ def next_dates(t: Translator, network: m.Network, meetings: Sequence[m.Meeting])
     if not meetings:
         return t._("No further meetings are planned yet.")
     dates = ("؛ " if t.lang == "ar" else "; ").join(t.when(x.starts_at, network.timezone) for x in meetings)
+    # Translators: {dates} is a list of dates and times, separated by semicolons.
     return t._("Next meetings: {dates}", dates=dates)
 
 
 def attendance_keyboard(t: Translator, meeting: m.Meeting) -> Keyboard:
     return [
         [
+            # Translators: meeting answer button: "I will attend the meeting".
             Button(t.plain("Attending"), callback("att", meeting.id, "a")),
+            # Translators: meeting answer button: "I cannot come (and send my apologies)"; not "sorry".
             Button(t.plain("Regrets"), callback("att", meeting.id, "r")),
+            # Translators: meeting answer button: "I cannot come; a substitute (stand-in) comes in my place".
             Button(t.plain("Substitute"), callback("att", meeting.id, "s")),
         ]
     ]
 
 
 def objection_keyboard(t: Translator, meeting: m.Meeting) -> Keyboard:
+    # Translators: button under a meeting's minutes: "I object to these minutes" (a verb, not "thing").
     return [[Button(t.plain("Object"), callback("mobj", meeting.id, ""))]]
 
 
@@ -98,6 +103,7 @@ def item_text(t: Translator, item: m.AgendaItem, names: dict[int, str]) -> str:
     who = names.get(item.submitter_id or 0)
     text = t._("{title} — presented by {name}", title=item.title, name=who) if who else esc(item.title)
     if item.late:
+        # Translators: after an agenda item's title: it was sent in after the deadline.
         text += " " + t._("(late)")
     if item.description:
         text += "\n    <i>" + esc(item.description) + "</i>"
@@ -333,7 +339,9 @@ async def render_late(session: AsyncSession, notice: m.Notice, t: Translator) ->
     )
     keyboard = [
         [
+            # Translators: button for coordinators: accept an agenda item that came in after the deadline.
             Button(t.plain("Accept"), callback("late", item.id, "a")),
+            # Translators: button for coordinators: refuse an agenda item that came in after the deadline.
             Button(t.plain("Decline"), callback("late", item.id, "d")),
         ]
     ]

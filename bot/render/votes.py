@@ -12,18 +12,29 @@ from bot.render.keyboard import Button, Keyboard, callback
 
 LIMIT = 4000  # Telegram allows 4096; keep room for direction marks
 
-CHOICE_LABELS = {"for": N_("For"), "against": N_("Against"), "abstain": N_("Abstain")}
+CHOICE_LABELS = {
+    # Translators: a voting button and a voter's choice: "I vote in favour".
+    "for": N_("For"),
+    # Translators: a voting button and a voter's choice: "I vote against".
+    "against": N_("Against"),
+    # Translators: a voting button and a voter's choice: "I neither vote for nor against".
+    "abstain": N_("Abstain"),
+}
 CHOICE_ICONS = {"for": "✅", "against": "❌", "abstain": "⚪"}
 RULE_LABELS = {
     "majority": N_("simple majority of votes cast"),
     "two_thirds": N_("two-thirds majority of votes for and against"),
 }
 OUTCOME_LABELS = {
+    # Translators: result of a vote: the proposal was adopted (passed).
     "adopted": N_("Adopted"),
+    # Translators: result of a vote: the proposal was not adopted (failed).
     "rejected": N_("Not adopted"),
     "tie": N_("Not adopted: a tie"),
     "no_quorum": N_("Not adopted: no quorum"),
+    # Translators: status of a meeting's minutes: nobody objected in time, so they are approved.
     "approved": N_("Approved"),
+    # Translators: status of a meeting's minutes: someone raised an objection to them (not "controversial").
     "disputed": N_("Disputed"),
 }
 
@@ -40,8 +51,10 @@ def keyboard(vote: m.Vote, t: Translator) -> Keyboard | None:
 
 
 def _rule_line(t: Translator, vote: m.Vote, quorum: int | None, attending: int | None) -> str:
+    # Translators: {rule} is how a vote is decided, e.g. "simple majority of votes cast".
     line = t._("Rule: {rule}", rule=t.plain(RULE_LABELS.get(vote.rule, RULE_LABELS["majority"])))
     if attending is not None and quorum is not None:
+        # Translators: {n} is the quorum in votes, {attending} how many people attend the meeting.
         line += " · " + t.n_(
             "quorum: {n} vote (more than half of {attending} attending)",
             "quorum: {n} votes (more than half of {attending} attending)",
@@ -60,6 +73,7 @@ def _names_lines(t: Translator, counts: Tally, cap: int | None) -> list[str]:
         count = {"for": counts.for_, "against": counts.against, "abstain": counts.abstain}[choice]
         shown = names if cap is None else names[:cap]
         listed = ", ".join(shown) or "—"
+        # Translators: one line of a vote: {icon} is ✅/❌/⚪, {choice} "For"/"Against"/"Abstain", {count} a number.
         line = t._(
             "{icon} {choice} ({count}): {names}",
             icon=Raw(CHOICE_ICONS[choice]),
@@ -68,6 +82,7 @@ def _names_lines(t: Translator, counts: Tally, cap: int | None) -> list[str]:
             names=listed,
         )
         if len(names) > len(shown):
+            # Translators: after a list of voters' names: "Amina, Yonas and 4 more" (more people).
             line += " " + t.n_("and {n} more", "and {n} more", len(names) - len(shown))
         lines.append(line)
     if counts.by_hand:
@@ -102,6 +117,7 @@ def vote_text(
     if vote.restricted:
         head.append(t._("Only the named voters can vote."))
     if vote.status == "open" and vote.deadline is not None:
+        # Translators: {when} is the date and time when voting ends, e.g. "Thursday 3 December 2026 17:00".
         head.append(t._("Closes {when}.", when=t.when(vote.deadline, tz)))
     head.append("")
     tail = [""]
@@ -109,6 +125,7 @@ def vote_text(
         tail.append(t._("Open vote: everyone sees whose hand is up. Press again to change your vote."))
     else:
         outcome = t.plain(OUTCOME_LABELS.get(vote.outcome or "", OUTCOME_LABELS["rejected"]))
+        # Translators: {outcome} is a vote's result, e.g. "Adopted".
         tail.append(t._("<b>Closed.</b> Result: {outcome}", outcome=outcome))
     return _fit(head, t, counts, tail)
 
@@ -116,6 +133,7 @@ def vote_text(
 def decided_by_text(t: Translator, result: Result, attending: int | None) -> str:
     if result.decided_by == "quorum":
         if attending is not None:
+            # Translators: {n} is the quorum in votes, {attending} how many people attend the meeting.
             return t.n_(
                 "Decided by the quorum: fewer than {n} vote was cast (more than half of {attending} attending).",
                 "Decided by the quorum: fewer than {n} votes were cast (more than half of {attending} attending).",
@@ -138,7 +156,9 @@ def result_text(
     outcome = t.plain(OUTCOME_LABELS.get(result.outcome, OUTCOME_LABELS["rejected"]))
     lines = [
         t._("🗳 <b>Result of vote {id}</b>: {question}", id=vote.id, question=vote.question),
+        # Translators: {outcome} is a vote's result, e.g. "Adopted" or "Not adopted: no quorum".
         t._("<b>{outcome}</b>", outcome=outcome),
+        # Translators: vote counts: {for_}, {against} and {abstain} are numbers of votes.
         t._(
             "For {for_} · Against {against} · Abstain {abstain}",
             for_=counts.for_,
@@ -158,8 +178,10 @@ def decision_line(d: m.Decision, t: Translator, tz: str, network_name: str | Non
     when = t.day(d.decided_at, tz)
     details = d.details or {}
     if d.kind == "vote":
+        # Translators: a decision in the list: {outcome} is "Adopted" or "Not adopted", {text} the question.
         line = t._("<b>{date}</b> · {outcome}: {text}", date=when, outcome=outcome, text=d.text)
         if "for" in details:
+            # Translators: vote counts: {for_}, {against} and {abstain} are numbers of votes.
             line += "\n    " + t._(
                 "For {for_} · Against {against} · Abstain {abstain}",
                 for_=int(details.get("for") or 0),
@@ -167,6 +189,7 @@ def decision_line(d: m.Decision, t: Translator, tz: str, network_name: str | Non
                 abstain=int(details.get("abstain") or 0),
             )
     else:
+        # Translators: minutes in the list of decisions: {outcome} is "Approved" or "Disputed".
         line = t._("<b>{date}</b> · Minutes {outcome}: {text}", date=when, outcome=outcome, text=d.text)
     if d.meeting_id is not None:
         line += " " + t._("(meeting {id})", id=d.meeting_id)
