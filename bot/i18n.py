@@ -25,9 +25,9 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from bot.bidi import FSI as FSI
+from bot.bidi import LRM, isolate_lines, rtl_block
 from bot.bidi import PDI as PDI
 from bot.bidi import isolate as isolate
-from bot.bidi import LRM, isolate_lines, rtl_block
 
 log = logging.getLogger(__name__)
 
