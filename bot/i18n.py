@@ -50,6 +50,7 @@ PLURAL_HEADERS = {
     ),
 }
 
+
 def normalize_language(code: str | None) -> str | None:
     """'da-DK' -> 'da'; unsupported or empty -> None."""
     if not code:
