@@ -219,7 +219,7 @@ def check(langs: tuple[str, ...] = TRANSLATED) -> list[str]:
                         problems.append(f"{lang}: HTML tags differ in {short!r}")
                     if not _script_ok(lang, src.id[1], form):
                         problems.append(f"{lang}: not in the right script / not translated: {short!r}")
-                    problems.extend(_direction_problems(lang, short, form))
+                    problems.extend(_direction_problems(lang, short, form or ""))
             else:
                 text = msg.string if isinstance(msg.string, str) else ""
                 if not text:
