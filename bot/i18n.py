@@ -74,6 +74,13 @@ class Raw(str):
     __slots__ = ()
 
 
+class Phrase(str):
+    """A placeholder value that is itself a message (marked with `N_`): translated for the reader, so an
+    example reads in their words."""
+
+    __slots__ = ()
+
+
 def _compile(po_path: Path) -> Translations:
     with po_path.open("rb") as f:
         catalog = read_po(f, locale=po_path.parent.parent.name, domain=DOMAIN)
@@ -138,6 +145,8 @@ class Translator:
         values = {}
         for key, value in kw.items():
             is_id = key == "id" or key.endswith("_id")
+            if isinstance(value, Phrase):
+                value = self._gt.gettext(str(value))
             if isinstance(value, Raw):
                 s = str(value)
             elif isinstance(value, int) and not isinstance(value, bool):
