@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.domain import when_names
 from bot.domain.errors import UserError
 from bot.i18n import N_
 
@@ -24,41 +25,9 @@ MAX_AHEAD_DAYS = 5 * 366
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
-MONTHS: dict[str, int] = {}
-for _num, _names in enumerate(
-    [
-        "januar january jan يناير كانون_الثاني جانفي ጥሪ",
-        "februar february feb فبراير شباط فيفري ለካቲት",
-        "marts march mar mrt مارس آذار اذار መጋቢት",
-        "april apr أبريل ابريل إبريل نيسان افريل ሚያዝያ",
-        "maj may مايو أيار ايار ماي ጉንበት ግንቦት",
-        "juni june jun يونيو حزيران جوان ሰነ",
-        "juli july jul يوليو تموز جويلية ሓምለ",
-        "august aug أغسطس اغسطس آب اب أوت ነሓሰ",
-        "september sep sept سبتمبر أيلول ايلول መስከረም",
-        "oktober october okt oct أكتوبر اكتوبر تشرين_الأول تشرين_الاول ጥቅምቲ",
-        "november nov نوفمبر تشرين_الثاني ሕዳር",
-        "december dec ديسمبر كانون_الأول كانون_الاول ታሕሳስ",
-    ],
-    start=1,
-):
-    for _n in _names.split():
-        MONTHS[_n.replace("_", " ")] = _num
-
-WEEKDAYS: dict[str, int] = {}
-for _num, _names in enumerate(
-    [
-        "mandag man monday mon الاثنين الإثنين اثنين ሰኑይ",
-        "tirsdag tirs tir tuesday tue tues الثلاثاء ثلاثاء ሰሉስ",
-        "onsdag ons wednesday wed الأربعاء الاربعاء اربعاء ረቡዕ",
-        "torsdag tors tor thursday thu thurs الخميس خميس ሓሙስ",
-        "fredag fre friday fri الجمعة جمعة الجمعه ዓርቢ",
-        "lørdag lør lordag saturday sat السبت سبت ቀዳም",
-        "søndag søn sondag sunday sun الأحد الاحد احد ሰንበት",
-    ]
-):
-    for _n in _names.split():
-        WEEKDAYS[_n] = _num
+# Month, weekday and am/pm names: Babel's CLDR data (what the bot shows) plus idioms (when_names.py).
+MONTHS = when_names.MONTHS
+WEEKDAYS = when_names.WEEKDAYS
 
 RELATIVE_DAYS = {
     "i går": -1,
@@ -99,7 +68,7 @@ NEXT_WORDS = ("næste ", "naeste ", "next ", "på ", "on ", "this ", "kommende "
 NEXT_SUFFIXES = (" القادم", " القادمة", " الجاي", " næste")
 FILLERS = {"den", "d.", "d", "the", "on", "om", "at", "يوم", "في", ",", "kl", "kl.", "ኣብ", "-"}
 
-_AMPM = r"(?P<ap>am|pm|a\.m\.|p\.m\.|صباحا|صباحاً|صباحًا|مساء|مساءً|مساءا|ص|م|ድሕሪ ቀትሪ|ድ\.ቀ\.?|ቅ\.ቀ\.?|ንግሆ)"
+_AMPM = r"(?P<ap>" + when_names.alternation(when_names.AM | when_names.PM) + r")"
 _CLOCK = r"(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?"
 _END = r"(?:\s*(?:-|–|—|til|to|until|إلى|الى|حتى|ክሳብ)\s*(?P<eh>\d{1,2})(?:[:.](?P<em>\d{2}))?(?:\s*(?P<eap>am|pm))?)?"
 # "kl. 17", "kl 17.30", "klokken 17", "at 6pm", "الساعة 6 مساء", "ሰዓት 6"
@@ -161,7 +130,7 @@ def _hour(h: int, ap: str | None) -> int:
     if not ap:
         return h
     ap = ap.strip()
-    pm = ap in ("pm", "p.m.", "مساء", "مساءً", "مساءا", "م", "ድሕሪ ቀትሪ", "ድ.ቀ.", "ድ.ቀ")
+    pm = ap in when_names.PM
     if h > 12:
         return h
     if pm and h < 12:
@@ -298,7 +267,7 @@ def _dateparser_fallback(s: str, zone: ZoneInfo, now_local: datetime, lang: str 
     from dateparser.date import DateDataParser
 
     del dateparser
-    languages = ["da", "en", "ar"]
+    languages = ["da", "en", "ar", "ti"]
     if lang in languages:
         languages.remove(lang)
         languages.insert(0, lang)
