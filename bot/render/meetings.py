@@ -425,8 +425,9 @@ def minutes_text(
     if meeting.minutes_text:
         # Too long to fit whole (a text at Telegram's limit, or a long caption): cut, and say where it is.
         note = "" if attached or not cut_note else t._("<i>The full text is in the group.</i>")
-        # In right-to-left languages each line of the text is isolated: two characters a line.
-        marks = 2 * (meeting.minutes_text.count("\n") + 1) if t.rtl else 0
+        # In right-to-left languages each line of the text is isolated and starts with a
+        # right-to-left mark: three characters a line.
+        marks = 3 * (meeting.minutes_text.count("\n") + 1) if t.rtl else 0
         body = fit(meeting.minutes_text, limit - len(head) - len(foot) - len(note) - 8 - marks)
         whole = body == esc(meeting.minutes_text)
         body = isolate_lines(body) if t.rtl else body
