@@ -137,6 +137,8 @@ async def test_every_message_an_arabic_reader_gets(clocked_bot: BotHarness) -> N
     keep("help", arabic(await bot.say(amal, "/help")))
     keep("follow", arabic(await bot.say(amal, "/start net_integrationsnetvaerket-rudersdal")))
     keep("reminder settings", arabic(await bot.say(amal, "/reminders")))
+    keep("language choice", arabic(await bot.say(amal, "/language")))
+    keep("privacy", arabic(await bot.say(amal, "/mydata")))
     keep("help in the group", arabic(await bot.say(amal, "/help", group), group.id))
 
     # An event: the card in the (Arabic) group, and the announcement to the follower.
