@@ -97,3 +97,18 @@ async def test_the_vote_example_each_reader_sees_opens_that_vote(clocked_bot: Bo
     for vote in opened:
         assert vote.rule == "two_thirds" and vote.quorum == 5
         assert vote.deadline == datetime(2026, 11, 27, 17, 0, tzinfo=UTC)  # Friday 18:00 in Copenhagen
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_date_example_each_reader_sees_reads_back(lang: str) -> None:
+    """Errors about times show forms in the reader's own words; each one reads back as shown."""
+    from bot.domain.when import EXAMPLE as WHEN_EXAMPLE
+    from bot.domain.when import parse_when
+
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    shown = CONTROLS.sub("", get_translator(lang).plain(WHEN_EXAMPLE))
+    script = {"ar": "[\u0600-\u06ff]", "ti": "[\u1200-\u137f]", "da": "kl\\.", "en": "pm"}[lang]
+    assert re.search(script, shown), shown
+    first, iso, tomorrow = (parse_when(part, "Europe/Copenhagen", now, lang) for part in shown.split(" · "))
+    assert first == iso == datetime(2026, 12, 3, 16, 0, tzinfo=UTC), shown
+    assert tomorrow == datetime(2026, 11, 24, 17, 0, tzinfo=UTC), shown  # 18:00 in Copenhagen

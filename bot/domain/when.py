@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import when_names
 from bot.domain.errors import UserError
-from bot.i18n import N_
+from bot.i18n import N_, Phrase
 
-# Shown in every error about times, so the person sees a form that works.
-EXAMPLE = "3. december kl. 17 · 2026-12-03 17:00 · tomorrow 6pm · غدا الساعة 6 مساء"
+# Shown in every error about times, in the reader's words, so the person sees forms that work (each
+# translation is tested to read back).
+EXAMPLE = N_("3 December 5pm · 2026-12-03 17:00 · tomorrow 6pm")
 MAX_AHEAD_DAYS = 5 * 366
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
@@ -122,7 +123,7 @@ def _bad(text: str) -> UserError:
     return UserError(
         N_("I could not read “{text}” as a date and time. Write it like this: {example}"),
         text=text[:60],
-        example=EXAMPLE,
+        example=Phrase(EXAMPLE),
     )
 
 
@@ -288,7 +289,7 @@ def _dateparser_fallback(s: str, zone: ZoneInfo, now_local: datetime, lang: str 
     if data.period != "time":
         raise UserError(
             N_("Please add a time to the date, like this: {example}"),
-            example=EXAMPLE,
+            example=Phrase(EXAMPLE),
         )
     return data.date_obj.replace(tzinfo=None, second=0, microsecond=0)
 
@@ -296,7 +297,7 @@ def _dateparser_fallback(s: str, zone: ZoneInfo, now_local: datetime, lang: str 
 def parse_span(text: str, tz: str, now: datetime, lang: str | None = None) -> When:
     """Start (and end, for "17-19") of what the person wrote, as aware UTC datetimes."""
     if not text or not text.strip():
-        raise UserError(N_("Please write a date and time, like this: {example}"), example=EXAMPLE)
+        raise UserError(N_("Please write a date and time, like this: {example}"), example=Phrase(EXAMPLE))
     try:
         zone = ZoneInfo(tz)
     except Exception:
@@ -349,7 +350,7 @@ def parse_span(text: str, tz: str, now: datetime, lang: str | None = None) -> Wh
         return _checked(When(result, None), text, now)
 
     if start_clock is None:
-        raise UserError(N_("Please add a time to the date, like this: {example}"), example=EXAMPLE)
+        raise UserError(N_("Please add a time to the date, like this: {example}"), example=Phrase(EXAMPLE))
 
     candidates: list[date] = []
     if exact is not None:
@@ -383,7 +384,7 @@ def parse_span(text: str, tz: str, now: datetime, lang: str | None = None) -> Wh
         raise UserError(
             N_("The weekday does not match the date in “{text}”. Please check it; for example: {example}"),
             text=text[:60],
-            example=EXAMPLE,
+            example=Phrase(EXAMPLE),
         )
     end = None
     if end_clock is not None:
@@ -400,13 +401,13 @@ def _checked(when: When, text: str, now: datetime) -> When:
         raise UserError(
             N_("“{text}” is in the past. Please give a future date and time, like this: {example}"),
             text=text[:60],
-            example=EXAMPLE,
+            example=Phrase(EXAMPLE),
         )
     if when.start - now > timedelta(days=MAX_AHEAD_DAYS):
         raise UserError(
             N_("“{text}” is too far ahead (more than five years). Write it like this: {example}"),
             text=text[:60],
-            example=EXAMPLE,
+            example=Phrase(EXAMPLE),
         )
     return when
 
