@@ -179,10 +179,7 @@ class Translator:
 
     def language_name(self, code: str) -> str:
         """A language's name in the reader's language ("الدانمركية" for Danish in Arabic)."""
-        try:
-            return str(Locale.parse(code).get_display_name(self.lang) or code)
-        except Exception:
-            return code
+        return _language_name(code, self.lang)
 
     def command(self, text: str) -> str:
         """A /command placed by code inside a line: in right-to-left languages a LEFT-TO-RIGHT MARK
@@ -237,6 +234,14 @@ class Translator:
 
     def number(self, value: int | float) -> str:
         return format_decimal(value, locale=self.lang)
+
+
+@cache
+def _language_name(code: str, lang: str) -> str:
+    try:
+        return str(Locale.parse(code).get_display_name(lang) or code)
+    except Exception:
+        return code
 
 
 @cache
