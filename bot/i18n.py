@@ -24,6 +24,11 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
+from bot.bidi import FSI as FSI
+from bot.bidi import LRM, isolate_lines, rtl_block
+from bot.bidi import PDI as PDI
+from bot.bidi import isolate as isolate
+
 log = logging.getLogger(__name__)
 
 # The source catalogues (.po) at the top of a checkout, where translators edit them.
@@ -49,8 +54,6 @@ PLURAL_HEADERS = {
     ),
 }
 
-FSI, PDI = "\u2068", "\u2069"
-
 
 def normalize_language(code: str | None) -> str | None:
     """'da-DK' -> 'da'; unsupported or empty -> None."""
@@ -69,13 +72,15 @@ def negotiate(chosen: str | None, telegram_code: str | None, network_default: st
     return "en"
 
 
-def isolate(text: str) -> str:
-    """Wrap a piece of text in first-strong isolates so it keeps its own direction."""
-    return f"{FSI}{text}{PDI}"
-
-
 class Raw(str):
     """A placeholder value that is already safe HTML (not escaped again)."""
+
+    __slots__ = ()
+
+
+class Phrase(str):
+    """A placeholder value that is itself a message (marked with `N_`): translated for the reader, so an
+    example reads in their words."""
 
     __slots__ = ()
 
@@ -145,25 +150,55 @@ class Translator:
 
     def _fill(self, text: str, kw: dict[str, Any], escape: bool) -> str:
         if not kw:
-            return text
+            return rtl_block(text) if self.rtl else text
         values = {}
         for key, value in kw.items():
+            is_id = key == "id" or key.endswith("_id")
+            if isinstance(value, Phrase):
+                value = self._gt.gettext(str(value))
             if isinstance(value, Raw):
                 s = str(value)
             elif isinstance(value, int) and not isinstance(value, bool):
                 # Ids are written as typed in commands (/event_1200), never as "1.200"; counts are
                 # formatted for the locale. Digits keep their order in RTL text without isolation.
-                values[key] = str(value) if key == "id" or key.endswith("_id") else self.number(value)
+                values[key] = str(value) if is_id else self.number(value)
                 continue
             else:
                 s = html.escape(str(value), quote=False) if escape else str(value)
-            values[key] = isolate(s) if self.rtl else s
+            if self.rtl and not (is_id or (s.isascii() and s.isdigit())):
+                # An id (or any plain number) is never isolated: in "/event_{id}" an isolate would cut
+                # the command Telegram links at the "_". Other values keep their own direction, each
+                # line on its own (an isolate ends at a line break).
+                s = isolate_lines(s) if "\n" in s else isolate(s)
+            values[key] = s
         try:
-            return text.format(**values)
+            filled = text.format(**values)
         except (KeyError, IndexError, ValueError):
             # A broken translation must never break a reply: fall back to the source text.
             log.error("placeholder mismatch in %s catalogue for %r", self.lang, text[:40])
-            return text
+            filled = text
+        # Every line reads right-to-left, even one that starts with a value, a number or a /command.
+        return rtl_block(filled) if self.rtl else filled
+
+    def own(self, text: str) -> str:
+        """People's own words (a title, a place, a description, a name) inside a message: HTML-escaped,
+        and in right-to-left languages isolated line by line so each keeps its own direction."""
+        escaped = html.escape(text, quote=False)
+        return isolate_lines(escaped) if self.rtl else escaped
+
+    def language_name(self, code: str) -> str:
+        """A language's name in the reader's language ("الدانمركية" for Danish in Arabic)."""
+        return _language_name(code, self.lang)
+
+    def command(self, text: str) -> str:
+        """A /command placed by code inside a line: in right-to-left languages a LEFT-TO-RIGHT MARK
+        goes before it, so it reads and taps as written."""
+        return LRM + text if self.rtl else text
+
+    def lines(self, text: str) -> str:
+        """Text built by code from pieces (card lines, lists): in right-to-left languages every line
+        gets what it needs to read right-to-left."""
+        return rtl_block(text) if self.rtl else text
 
     def _(self, message: str, **kw: Any) -> str:
         """Translate; placeholder values are HTML-escaped (and isolated in RTL)."""
@@ -208,6 +243,14 @@ class Translator:
 
     def number(self, value: int | float) -> str:
         return format_decimal(value, locale=self.lang)
+
+
+@cache
+def _language_name(code: str, lang: str) -> str:
+    try:
+        return str(Locale.parse(code).get_display_name(lang) or code)
+    except Exception:
+        return code
 
 
 @cache

@@ -17,7 +17,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import DOMAIN, LOCALES_DIR, PLURAL_HEADERS, TRANSLATED
+from bot.bidi import bare_commands
+from bot.i18n import DOMAIN, LOCALES_DIR, PLURAL_HEADERS, RTL, TRANSLATED
 
 ROOT = LOCALES_DIR.parent
 POT = LOCALES_DIR / f"{DOMAIN}.pot"
@@ -170,6 +171,17 @@ def _script_ok(lang: str, source: str, text: str | None) -> bool:
     return True
 
 
+def _direction_problems(lang: str, short: str, text: str) -> list[str]:
+    """In a right-to-left language a /command needs a LEFT-TO-RIGHT MARK right before it, or it reads
+    "language/" and taps wrongly."""
+    if lang not in RTL:
+        return []
+    return [
+        f"{lang}: {command} has no LEFT-TO-RIGHT MARK (U+200E) before it in {short!r}"
+        for command in bare_commands(text)
+    ]
+
+
 def _placeholders(text: str | None) -> set[str]:
     return set(PLACEHOLDER.findall(text or ""))
 
@@ -252,6 +264,7 @@ def check(langs: tuple[str, ...] = TRANSLATED) -> list[str]:
                         problems.append(f"{lang}: HTML tags differ in {short!r}")
                     if not _script_ok(lang, src.id[1], form):
                         problems.append(f"{lang}: not in the right script / not translated: {short!r}")
+                    problems.extend(_direction_problems(lang, short, form or ""))
             else:
                 text = msg.string if isinstance(msg.string, str) else ""
                 if not text:
@@ -265,6 +278,7 @@ def check(langs: tuple[str, ...] = TRANSLATED) -> list[str]:
                     problems.append(f"{lang}: HTML tags differ in {short!r}")
                 if not _script_ok(lang, key, text):
                     problems.append(f"{lang}: not in the right script / not translated: {short!r}")
+                problems.extend(_direction_problems(lang, short, text))
     return problems
 
 

@@ -214,7 +214,7 @@ async def late_button(ctx: Ctx, obj_id: str, value: str) -> None:
     if query is not None and query.message is not None:
         try:
             await ctx.context.bot.edit_message_text(
-                f"{rm.esc(item.title)}\n{outcome}",
+                t.lines(f"{t.own(item.title)}\n{outcome}"),
                 chat_id=query.message.chat.id,
                 message_id=query.message.message_id,
             )
@@ -237,7 +237,7 @@ def standing_list(ctx: Ctx, items: list[m.StandingItem]) -> str:
             "/standing add end Eventuelt\n/standing remove 2"
         ),
     ]
-    return "\n".join(lines)
+    return t.lines("\n".join(lines))
 
 
 @handler

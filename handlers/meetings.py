@@ -135,7 +135,7 @@ async def meetings(ctx: Ctx) -> None:
             lines.append("• " + rm.meeting_line(t, network, meeting))
         lines.append("")
     lines.append(t._("/agenda shows the agenda of the next meeting."))
-    await ctx.reply("\n".join(lines))
+    await ctx.reply(t.lines("\n".join(lines)))
 
 
 def meeting_id_arg(ctx: Ctx, example: str) -> int | None:

@@ -45,7 +45,7 @@ async def setup(ctx: Ctx) -> None:
             "{network} is now a network. Language: {language}; time zone: {timezone}.\n"
             "Followers can join from this link: {link}\n/settings changes the details.",
             network=network.name,
-            language=LANGUAGE_NAMES[network.language],
+            language=t.language_name(network.language),
             timezone=network.timezone,
             link=link,
         )
@@ -62,7 +62,7 @@ def _settings_text(ctx: Ctx, coordinators: list[str], translators: list[str]) ->
     t = ctx.t
     lines = [
         t._("<b>Settings of {network}</b>", network=n.name),
-        t._("Language: {language}", language=LANGUAGE_NAMES.get(n.language, n.language)),
+        t._("Language: {language}", language=t.language_name(n.language)),
         t._("Time zone: {timezone}", timezone=n.timezone),
         t.n_(
             "Agenda items due {n} day before a meeting",

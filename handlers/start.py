@@ -49,7 +49,7 @@ async def start(ctx: Ctx) -> None:
         "",
         ctx.t._("/language changes the language, /help lists everything I can do."),
     ]
-    await ctx.reply("\n".join(lines), language_keyboard(ctx))
+    await ctx.reply(ctx.t.lines("\n".join(lines)), language_keyboard(ctx))
 
 
 async def roles_here(ctx: Ctx) -> set[str]:
@@ -83,11 +83,11 @@ async def help_in(ctx: Ctx) -> None:
     where = "private" if ctx.is_private else "group"
     lines = [ctx.t._("<b>What you can do here</b>")]
     for info in visible(where, roles):
-        lines.append(f"/{info.name} — {ctx.t._(info.description)}")
+        lines.append(f"{ctx.t.command('/' + info.name)} — {ctx.t._(info.description)}")
     if ctx.is_group and ctx.network is None:
         lines.append("")
         lines.append(ctx.t._("This group is not a network yet. A group admin can register it with /setup."))
-    await ctx.reply("\n".join(lines))
+    await ctx.reply(ctx.t.lines("\n".join(lines)))
 
 
 @handler
@@ -126,13 +126,13 @@ async def choose_language(ctx: Ctx, target: str, code: str) -> None:
         t = get_translator(code)
         await ctx.answer(t.plain("Done."))
         await ctx.reply(
-            t._("The group's language is now {language}.", language=LANGUAGE_NAMES[code]), quote=False
+            t._("The group's language is now {language}.", language=t.language_name(code)), quote=False
         )
         return
     await people.set_person_language(ctx.session, ctx.person, code)
     t = get_translator(code)
     await ctx.answer(t.plain("Done."))
-    await ctx.reply(t._("I will write to you in {language}.", language=LANGUAGE_NAMES[code]), quote=False)
+    await ctx.reply(t._("I will write to you in {language}.", language=t.language_name(code)), quote=False)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -92,10 +92,10 @@ async def translate(ctx: Ctx) -> None:
                 value(ctx.t, obj.description or "—"),
             ]
         )
-        await ctx.reply(f"{head}\n\n{original}")
+        await ctx.reply(ctx.t.lines(f"{head}\n\n{original}"))
         await begin(ctx, "translate_event", data)
     else:
-        await ctx.reply(f"{head}\n\n{value(ctx.t, obj.text)}")
+        await ctx.reply(ctx.t.lines(f"{head}\n\n{value(ctx.t, obj.text)}"))
         await begin(ctx, "translate_broadcast", data)
 
 

@@ -30,7 +30,8 @@ async def test_broadcast_now_reaches_every_follower_once_with_progress(clocked_b
         got = [c for c in h.api.sent_messages(f.id) if "Fællesspisning" in (c.text or "")]  # type: ignore[attr-defined]
         assert len(got) == 1
     ar = h.api.sent_messages(followers[1].id)[-1].plain_text or ""  # type: ignore[attr-defined]
-    assert "Fællesspisning" in ar and "Dansk" in ar  # original, with a note in Arabic naming the language
+    # The original, with a note naming the language in Arabic (not "باللغة Dansk").
+    assert "Fællesspisning" in ar and "الدانمركية" in ar and "Dansk" not in ar
     progress = [
         c for c in h.api.all_calls if c.chat_id == group.id and c.method in ("sendMessage", "editMessageText")
     ]  # type: ignore[attr-defined]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import icalendar
@@ -189,8 +191,12 @@ async def test_feed_and_page_over_http(clocked_bot: BotHarness) -> None:
 
 
 def _chromium(url: str, *extra: str) -> str:
+    return _chromium_run(url, *extra).stdout
+
+
+def _chromium_run(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory() as profile:
-        out = subprocess.run(
+        return subprocess.run(
             [
                 CHROMIUM,
                 "--headless",
@@ -211,7 +217,6 @@ def _chromium(url: str, *extra: str) -> str:
             timeout=90,
             check=False,
         )
-    return out.stdout
 
 
 def test_missing_chromium_fails_in_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -270,6 +275,113 @@ document.getElementById('f').onload = function () {
             _chromium, f"{base}/n/{slug}?lang=ar", f"--screenshot={shot}", "--window-size=800,600"
         )
         assert shot.exists() and shot.stat().st_size > 1000
+    finally:
+        server.should_exit = True
+        await task
+
+
+LONG_NAME = "Integrationsnetværketforrudersdallyngbytaarbækfuresøallerødogomegnen"
+
+
+async def test_page_fits_a_phone_in_every_language(clocked_bot: BotHarness) -> None:
+    """At 360 and 320 px wide (a phone opening the link from Telegram) the page never scrolls sideways in
+    any language, even with a very long network name and long words; no request fails (the favicon)
+    and nothing is logged to the console; each language has its own meta description."""
+    import uvicorn
+
+    require_chromium()
+    bot = clocked_bot
+    admin = bot.user(1, "Mette", "da")
+    group = bot.group(LONG_NAME, admins=[admin])
+    await bot.say(admin, "/setup", group)
+    await bot.say(
+        admin,
+        "/newevent Fællesspisningsarrangementetforhelefamilien | 3. december kl. 17 | "
+        "Egebækmedborgerhusetsstoresalindgangfrabagsiden | https://example.org/" + "x" * 60,
+        group,
+    )
+    async with bot.services.sessionmaker() as s:
+        net = await people.network_for_chat(s, group.id)
+        assert net is not None
+        slug = net.slug
+    app = create_web_app(bot.services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        descriptions = {}
+        for lang in ("da", "ar", "ti", "en"):
+            page = (await client.get(f"/n/{slug}?lang={lang}")).text
+            found = re.search(r'<meta name="description" content="([^"]+)">', page)
+            assert found and LONG_NAME in found.group(1), lang
+            descriptions[lang] = found.group(1)
+    assert descriptions["en"].startswith("Upcoming events of")
+    assert descriptions["da"].startswith("Kommende arrangementer i")
+    assert re.search("[\u0600-\u06ff]", descriptions["ar"]) and re.search(
+        "[\u1200-\u137f]", descriptions["ti"]
+    )
+
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    frames = "".join(
+        f'<iframe data-name="{lang}@{width}" src="/n/{slug}?lang={lang}" width={width} height=640></iframe>'
+        for lang in ("da", "ar", "ti", "en")
+        for width in (360, 320)
+    )
+    probe_html = (
+        "<!doctype html><html><body>"
+        + frames
+        + """<pre id=out></pre><script>
+window.onload = function () {
+  var lines = [];
+  document.querySelectorAll('iframe').forEach(function (f) {
+    var e = f.contentDocument.documentElement;
+    lines.push(f.dataset.name + ' scroll=' + e.scrollWidth + ' client=' + e.clientWidth);
+  });
+  document.getElementById('out').textContent = lines.join(';');
+};
+</script></body></html>"""
+    )
+
+    async def probe(_request: object) -> HTMLResponse:
+        return HTMLResponse(probe_html)
+
+    app.router.routes.append(Route("/probe", probe))
+    statuses: list[tuple[str, int]] = []
+
+    async def recorded(scope: Any, receive: Any, send: Any) -> None:
+        async def send_recorded(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append((scope["path"], message["status"]))
+            await send(message)
+
+        await app(scope, receive, send_recorded)
+
+    server = uvicorn.Server(
+        uvicorn.Config(recorded, host="127.0.0.1", port=0, log_level="error", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    try:
+        dom = await asyncio.to_thread(_chromium, f"{base}/probe", "--dump-dom")
+        widths = {n: (int(a), int(b)) for n, a, b in re.findall(r"(\w+@\d+) scroll=(\d+) client=(\d+)", dom)}
+        assert len(widths) == 8, dom[-800:]
+        for name, (scroll, client) in widths.items():
+            assert client <= int(name.split("@")[1]) and scroll <= client, (name, scroll, client)
+        for lang in ("da", "ar", "ti", "en"):
+            statuses.clear()
+            run = await asyncio.to_thread(
+                _chromium_run,
+                f"{base}/n/{slug}?lang={lang}",
+                "--dump-dom",
+                "--window-size=360,740",
+                "--enable-logging=stderr",
+                "--v=0",
+            )
+            assert LONG_NAME in run.stdout
+            assert [s for s in statuses if s[1] >= 400] == [] and (f"/n/{slug}", 200) in statuses, statuses
+            console = [line for line in run.stderr.splitlines() if "CONSOLE" in line]
+            assert console == [], console
     finally:
         server.should_exit = True
         await task

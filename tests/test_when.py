@@ -9,6 +9,7 @@ import pytest
 
 from bot.domain.errors import UserError
 from bot.domain.when import parse_end, parse_span, parse_when
+from bot.i18n import get_translator
 
 CPH = "Europe/Copenhagen"
 Z = ZoneInfo(CPH)
@@ -163,7 +164,8 @@ def test_refused_with_example(text: str) -> None:
     with pytest.raises(UserError) as info:
         parse_when(text, CPH, NOW)
     assert "{example}" in info.value.message
-    assert "kl. 17" in info.value.params["example"]
+    # The example is shown in the reader's words.
+    assert "kl. 17" in get_translator("da").plain(info.value.message, **info.value.params)
 
 
 def test_past_message_differs_from_unreadable() -> None:

@@ -10,7 +10,6 @@ Until it starts, a broadcast can be cancelled.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
 from bot.domain.errors import NotFound, UserError
-from bot.i18n import LANGUAGE_NAMES, N_, Translator, isolate
+from bot.i18n import N_, Translator
 from bot.schedule.notices import (
     Rendered,
     action,
@@ -246,18 +245,13 @@ async def render_broadcast(session: AsyncSession, notice: m.Notice, t: Translato
     text, translated = await memo(
         session, ("broadcast_text", bc.id, t.lang), lambda: texts_for(session, bc, t.lang)
     )
-    name = html.escape(network.name if network else "", quote=False)
-    lines = [
-        f"📣 <b>{isolate(name) if t.rtl else name}</b>",
-        "",
-        html.escape(text, quote=False),
-    ]
+    lines = [f"📣 <b>{t.own(network.name if network else '')}</b>", "", t.own(text)]
     if not translated:
         lines += [
             "",
             t._(
                 "<i>(Written in {language}; no translation into your language yet.)</i>",
-                language=LANGUAGE_NAMES.get(bc.language, bc.language),
+                language=t.language_name(bc.language),
             ),
         ]
-    return Rendered("\n".join(lines))
+    return Rendered(t.lines("\n".join(lines)))

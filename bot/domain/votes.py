@@ -18,10 +18,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
-from bot.domain import people
+from bot.domain import people, vote_words
 from bot.domain.decisions import record_decision
 from bot.domain.errors import NotFound, UserError
-from bot.i18n import N_, negotiate, normalize_language
+from bot.i18n import N_, Phrase, negotiate, normalize_language
 from bot.schedule import notices
 
 CHOICES = ("for", "against", "abstain")
@@ -89,22 +89,9 @@ def decide(rule: str, for_: int, against: int, abstain: int, quorum_needed: int 
 
 # --- parsing the one-line form ----------------------------------------------------------------
 
-_RULE_WORDS = {
-    "two-thirds": "two_thirds",
-    "two thirds": "two_thirds",
-    "two_thirds": "two_thirds",
-    "2/3": "two_thirds",
-    "to tredjedele": "two_thirds",
-    "to-tredjedele": "two_thirds",
-    "majority": "majority",
-    "simple majority": "majority",
-    "simpelt flertal": "majority",
-    "flertal": "majority",
-}
-
 
 def parse_rule(text: str) -> str | None:
-    return _RULE_WORDS.get(" ".join(text.lower().split()))
+    return vote_words.rule(text)
 
 
 def parse_quorum_number(text: str) -> int:
@@ -114,7 +101,7 @@ def parse_quorum_number(text: str) -> int:
             N_(
                 "The quorum must be a whole number of votes from 1 to 10000, or “attending”. Example: {example}"
             ),
-            example="| quorum 5",
+            example=Phrase(N_("| quorum 5")),
         )
     return int(text)
 
@@ -132,31 +119,32 @@ async def parse_options(
     opts = VoteOptions()
     for raw in fields:
         text = " ".join(raw.split())
-        low = text.lower()
         if not text:
             continue
-        head, _, rest = text.partition(" ")
-        key = head.lower()
-        if key in ("until", "indtil", "deadline", "frist"):
+        found = vote_words.keyword(text)
+        key, rest = found if found is not None else ("", "")
+        if key == "until":
             if not rest:
                 raise UserError(
-                    N_("Write when the vote closes. Example: {example}"), example="| until Friday 18:00"
+                    N_("Write when the vote closes. Example: {example}"),
+                    example=Phrase(N_("| until Friday 18:00")),
                 )
             opts.deadline = parse_when(rest, network.timezone, now, lang)
-        elif parse_rule(low) is not None:
-            opts.rule = parse_rule(low)
-        elif key in ("quorum", "beslutningsdygtig"):
-            if rest.lower() in ("attending", "present", "fremmødte", "tilstede", "til stede"):
+        elif parse_rule(text) is not None:
+            opts.rule = parse_rule(text)
+        elif key == "quorum":
+            if vote_words.is_attending(rest):
                 opts.quorum_attending = True
                 opts.quorum = None
             else:
                 opts.quorum = parse_quorum_number(rest)
                 opts.quorum_attending = False
-        elif key in ("voters", "stemmeberettigede"):
-            refs = rest.replace(",", " ").split()
+        elif key == "voters":
+            refs = rest.replace(",", " ").replace("،", " ").split()
             if not refs:
                 raise UserError(
-                    N_("Name the voters. Example: {example}"), example="| voters @mette @yonas @amal"
+                    N_("Name the voters. Example: {example}"),
+                    example=Phrase(N_("| voters @mette @yonas @amal")),
                 )
             if len(refs) > MAX_VOTERS:
                 raise UserError(N_("At most {limit} named voters."), limit=MAX_VOTERS)
@@ -166,18 +154,20 @@ async def parse_options(
                 if person.id not in ids:
                     ids.append(person.id)
             opts.voters = ids
-        elif key in ("item", "punkt"):
+        elif key == "item":
             opts.agenda_item_id, opts.meeting_id = await _agenda_item(session, network, rest)
-        elif key in ("meeting", "møde"):
+        elif key == "meeting":
             opts.meeting_id = await _meeting(session, network, rest)
         else:
             raise UserError(
-                N_("I did not understand “{text}”. Example: {example}"), text=text[:60], example=EXAMPLE
+                N_("I did not understand “{text}”. Example: {example}"),
+                text=text[:60],
+                example=Phrase(EXAMPLE),
             )
     if opts.quorum_attending and opts.meeting_id is None:
         raise UserError(
             N_("“quorum attending” needs a meeting: add the agenda item, for example: {example}"),
-            example="| item 12 | quorum attending",
+            example=Phrase(N_("| item 12 | quorum attending")),
         )
     return opts
 
@@ -185,7 +175,9 @@ async def parse_options(
 async def _agenda_item(session: AsyncSession, network: m.Network, text: str) -> tuple[int, int]:
     ref = text.strip().lstrip("#")
     if not ref.isdecimal() or len(ref) > 12:
-        raise UserError(N_("Write the agenda item's number. Example: {example}"), example="| item 12")
+        raise UserError(
+            N_("Write the agenda item's number. Example: {example}"), example=Phrase(N_("| item 12"))
+        )
     row = (
         await session.execute(
             select(m.AgendaItem.id, m.AgendaItem.meeting_id)
@@ -201,7 +193,9 @@ async def _agenda_item(session: AsyncSession, network: m.Network, text: str) -> 
 async def _meeting(session: AsyncSession, network: m.Network, text: str) -> int:
     ref = text.strip().lstrip("#")
     if not ref.isdecimal() or len(ref) > 12:
-        raise UserError(N_("Write the meeting's number. Example: {example}"), example="| meeting 3")
+        raise UserError(
+            N_("Write the meeting's number. Example: {example}"), example=Phrase(N_("| meeting 3"))
+        )
     meeting_id = await session.scalar(
         select(m.Meeting.id).where(m.Meeting.id == int(ref), m.Meeting.network_id == network.id)
     )
@@ -216,7 +210,7 @@ async def _meeting(session: AsyncSession, network: m.Network, text: str) -> int:
 def check_question(text: str) -> str:
     question = " ".join(text.split())
     if not question:
-        raise UserError(N_("Write the question to vote on. Example: {example}"), example=EXAMPLE)
+        raise UserError(N_("Write the question to vote on. Example: {example}"), example=Phrase(EXAMPLE))
     if len(question) > MAX_QUESTION:
         raise UserError(
             N_("The question is too long ({length} characters; at most {limit})."),
@@ -237,7 +231,8 @@ async def open_vote(
     question = check_question(question)
     if options.deadline is not None and options.deadline <= now:
         raise UserError(
-            N_("The deadline has already passed. Example: {example}"), example="| until Friday 18:00"
+            N_("The deadline has already passed. Example: {example}"),
+            example=Phrase(N_("| until Friday 18:00")),
         )
     vote = m.Vote(
         network_id=network.id,

@@ -15,50 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.domain import when_names
 from bot.domain.errors import UserError
-from bot.i18n import N_
+from bot.i18n import N_, Phrase
 
-# Shown in every error about times, so the person sees a form that works.
-EXAMPLE = "3. december kl. 17 · 2026-12-03 17:00 · tomorrow 6pm · غدا الساعة 6 مساء"
+# Shown in every error about times, in the reader's words, so the person sees forms that work (each
+# translation is tested to read back).
+EXAMPLE = N_("3 December 5pm · 2026-12-03 17:00 · tomorrow 6pm")
 MAX_AHEAD_DAYS = 5 * 366
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
-MONTHS: dict[str, int] = {}
-for _num, _names in enumerate(
-    [
-        "januar january jan يناير كانون_الثاني جانفي ጥሪ",
-        "februar february feb فبراير شباط فيفري ለካቲት",
-        "marts march mar mrt مارس آذار اذار መጋቢት",
-        "april apr أبريل ابريل إبريل نيسان افريل ሚያዝያ",
-        "maj may مايو أيار ايار ماي ጉንበት ግንቦት",
-        "juni june jun يونيو حزيران جوان ሰነ",
-        "juli july jul يوليو تموز جويلية ሓምለ",
-        "august aug أغسطس اغسطس آب اب أوت ነሓሰ",
-        "september sep sept سبتمبر أيلول ايلول መስከረም",
-        "oktober october okt oct أكتوبر اكتوبر تشرين_الأول تشرين_الاول ጥቅምቲ",
-        "november nov نوفمبر تشرين_الثاني ሕዳር",
-        "december dec ديسمبر كانون_الأول كانون_الاول ታሕሳስ",
-    ],
-    start=1,
-):
-    for _n in _names.split():
-        MONTHS[_n.replace("_", " ")] = _num
-
-WEEKDAYS: dict[str, int] = {}
-for _num, _names in enumerate(
-    [
-        "mandag man monday mon الاثنين الإثنين اثنين ሰኑይ",
-        "tirsdag tirs tir tuesday tue tues الثلاثاء ثلاثاء ሰሉስ",
-        "onsdag ons wednesday wed الأربعاء الاربعاء اربعاء ረቡዕ",
-        "torsdag tors tor thursday thu thurs الخميس خميس ሓሙስ",
-        "fredag fre friday fri الجمعة جمعة الجمعه ዓርቢ",
-        "lørdag lør lordag saturday sat السبت سبت ቀዳም",
-        "søndag søn sondag sunday sun الأحد الاحد احد ሰንበት",
-    ]
-):
-    for _n in _names.split():
-        WEEKDAYS[_n] = _num
+# Month, weekday and am/pm names: Babel's CLDR data (what the bot shows) plus idioms (when_names.py).
+MONTHS = when_names.MONTHS
+WEEKDAYS = when_names.WEEKDAYS
 
 RELATIVE_DAYS = {
     "i går": -1,
@@ -99,7 +69,7 @@ NEXT_WORDS = ("næste ", "naeste ", "next ", "på ", "on ", "this ", "kommende "
 NEXT_SUFFIXES = (" القادم", " القادمة", " الجاي", " næste")
 FILLERS = {"den", "d.", "d", "the", "on", "om", "at", "يوم", "في", ",", "kl", "kl.", "ኣብ", "-"}
 
-_AMPM = r"(?P<ap>am|pm|a\.m\.|p\.m\.|صباحا|صباحاً|صباحًا|مساء|مساءً|مساءا|ص|م|ድሕሪ ቀትሪ|ድ\.ቀ\.?|ቅ\.ቀ\.?|ንግሆ)"
+_AMPM = r"(?P<ap>" + when_names.alternation(when_names.AM | when_names.PM) + r")"
 _CLOCK = r"(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?"
 _END = r"(?:\s*(?:-|–|—|til|to|until|إلى|الى|حتى|ክሳብ)\s*(?P<eh>\d{1,2})(?:[:.](?P<em>\d{2}))?(?:\s*(?P<eap>am|pm))?)?"
 # "kl. 17", "kl 17.30", "klokken 17", "at 6pm", "الساعة 6 مساء", "ሰዓት 6"
@@ -153,7 +123,7 @@ def _bad(text: str) -> UserError:
     return UserError(
         N_("I could not read “{text}” as a date and time. Write it like this: {example}"),
         text=text[:60],
-        example=EXAMPLE,
+        example=Phrase(EXAMPLE),
     )
 
 
@@ -161,7 +131,7 @@ def _hour(h: int, ap: str | None) -> int:
     if not ap:
         return h
     ap = ap.strip()
-    pm = ap in ("pm", "p.m.", "مساء", "مساءً", "مساءا", "م", "ድሕሪ ቀትሪ", "ድ.ቀ.", "ድ.ቀ")
+    pm = ap in when_names.PM
     if h > 12:
         return h
     if pm and h < 12:
@@ -298,7 +268,7 @@ def _dateparser_fallback(s: str, zone: ZoneInfo, now_local: datetime, lang: str 
     from dateparser.date import DateDataParser
 
     del dateparser
-    languages = ["da", "en", "ar"]
+    languages = ["da", "en", "ar", "ti"]
     if lang in languages:
         languages.remove(lang)
         languages.insert(0, lang)
@@ -319,7 +289,7 @@ def _dateparser_fallback(s: str, zone: ZoneInfo, now_local: datetime, lang: str 
     if data.period != "time":
         raise UserError(
             N_("Please add a time to the date, like this: {example}"),
-            example=EXAMPLE,
+            example=Phrase(EXAMPLE),
         )
     return data.date_obj.replace(tzinfo=None, second=0, microsecond=0)
 
@@ -327,7 +297,7 @@ def _dateparser_fallback(s: str, zone: ZoneInfo, now_local: datetime, lang: str 
 def parse_span(text: str, tz: str, now: datetime, lang: str | None = None) -> When:
     """Start (and end, for "17-19") of what the person wrote, as aware UTC datetimes."""
     if not text or not text.strip():
-        raise UserError(N_("Please write a date and time, like this: {example}"), example=EXAMPLE)
+        raise UserError(N_("Please write a date and time, like this: {example}"), example=Phrase(EXAMPLE))
     try:
         zone = ZoneInfo(tz)
     except Exception:
@@ -380,7 +350,7 @@ def parse_span(text: str, tz: str, now: datetime, lang: str | None = None) -> Wh
         return _checked(When(result, None), text, now)
 
     if start_clock is None:
-        raise UserError(N_("Please add a time to the date, like this: {example}"), example=EXAMPLE)
+        raise UserError(N_("Please add a time to the date, like this: {example}"), example=Phrase(EXAMPLE))
 
     candidates: list[date] = []
     if exact is not None:
@@ -414,7 +384,7 @@ def parse_span(text: str, tz: str, now: datetime, lang: str | None = None) -> Wh
         raise UserError(
             N_("The weekday does not match the date in “{text}”. Please check it; for example: {example}"),
             text=text[:60],
-            example=EXAMPLE,
+            example=Phrase(EXAMPLE),
         )
     end = None
     if end_clock is not None:
@@ -431,13 +401,13 @@ def _checked(when: When, text: str, now: datetime) -> When:
         raise UserError(
             N_("“{text}” is in the past. Please give a future date and time, like this: {example}"),
             text=text[:60],
-            example=EXAMPLE,
+            example=Phrase(EXAMPLE),
         )
     if when.start - now > timedelta(days=MAX_AHEAD_DAYS):
         raise UserError(
             N_("“{text}” is too far ahead (more than five years). Write it like this: {example}"),
             text=text[:60],
-            example=EXAMPLE,
+            example=Phrase(EXAMPLE),
         )
     return when
 

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
-
-from babel import Locale
 
 from bot.db import models as m
 from bot.domain.translations import Texts
-from bot.i18n import Translator, isolate
+from bot.i18n import Translator
 from bot.render.keyboard import Button, Keyboard, callback
 
 KIND = "ev"
 
 
 def language_name(code: str, t: Translator) -> str:
-    try:
-        return str(Locale.parse(code).get_display_name(t.lang) or code)
-    except Exception:
-        return code
+    return t.language_name(code)
 
 
 def value(t: Translator, text: str) -> str:
-    """A user's text inside a message: escaped, and isolated in right-to-left languages."""
-    escaped = html.escape(text, quote=False)
-    return isolate(escaped) if t.rtl else escaped
+    """A user's text inside a message: escaped, and isolated line by line in right-to-left languages."""
+    return t.own(text)
 
 
 def untranslated_note(texts: Texts, t: Translator) -> str:
@@ -60,7 +53,9 @@ def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: T
     if note:
         lines.append(f"<i>{note}</i>")
     lines.append(t._("{network} · event {id}", network=network.name, id=str(event.id)))
-    return "\n".join(lines)
+    # 📅 / 🕔 / 📍 lines and the description start with an emoji or an isolate: made to read
+    # right-to-left for an Arabic reader.
+    return t.lines("\n".join(lines))
 
 
 def card_keyboard(event: m.Event, t: Translator) -> Keyboard | None:
@@ -109,7 +104,7 @@ def list_text(
     if more:
         lines.append("")
         lines.append(t._("More events: use the button below, or see the calendar page."))
-    return "\n".join(lines)
+    return t.lines("\n".join(lines))
 
 
 def list_keyboard(offset: int, more: bool, t: Translator) -> Keyboard | None:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.bidi import isolate_lines
 from bot.db import models as m
 from bot.domain import meetings as mt
 from bot.domain import minutes as mn
@@ -25,7 +26,7 @@ DEFAULT_TITLES = {title for title, _ in DEFAULT_STANDING_ITEMS}
 
 def standing_title(t: Translator, item: m.StandingItem) -> str:
     """The default standing items read in each reader's language; others as the coordinators wrote them."""
-    return t._(item.title) if item.title in DEFAULT_TITLES else esc(item.title)
+    return t._(item.title) if item.title in DEFAULT_TITLES else t.own(item.title)
 
 
 def when(t: Translator, network: m.Network, moment: datetime) -> str:
@@ -101,12 +102,12 @@ def agenda_lines(
 
 def item_text(t: Translator, item: m.AgendaItem, names: dict[int, str]) -> str:
     who = names.get(item.submitter_id or 0)
-    text = t._("{title} — presented by {name}", title=item.title, name=who) if who else esc(item.title)
+    text = t._("{title} — presented by {name}", title=item.title, name=who) if who else t.own(item.title)
     if item.late:
         # Translators: after an agenda item's title: it was sent in after the deadline.
         text += " " + t._("(late)")
     if item.description:
-        text += "\n    <i>" + esc(item.description) + "</i>"
+        text += "\n    <i>" + t.own(item.description) + "</i>"
     return text
 
 
@@ -124,7 +125,7 @@ def agenda_text(
         "",
         *agenda_lines(t, standing, items, names),
     ]
-    return "\n".join(lines)
+    return t.lines("\n".join(lines))
 
 
 def attendance_text(
@@ -133,28 +134,30 @@ def attendance_text(
     def names(status: str) -> str:
         return ", ".join(p.display_name for p in who.get(status, [])) or "—"
 
-    return "\n".join(
-        [
-            t._("<b>Attendance</b> — {meeting}", meeting=meeting_line(t, network, meeting)),
-            t.n_(
-                "{n} attending: {names}",
-                "{n} attending: {names}",
-                len(who["attending"]),
-                names=names("attending"),
-            ),
-            t.n_(
-                "{n} sent regrets: {names}",
-                "{n} sent regrets: {names}",
-                len(who["regrets"]),
-                names=names("regrets"),
-            ),
-            t.n_(
-                "{n} substitute: {names}",
-                "{n} substitutes: {names}",
-                len(who["substitute"]),
-                names=names("substitute"),
-            ),
-        ]
+    return t.lines(
+        "\n".join(
+            [
+                t._("<b>Attendance</b> — {meeting}", meeting=meeting_line(t, network, meeting)),
+                t.n_(
+                    "{n} attending: {names}",
+                    "{n} attending: {names}",
+                    len(who["attending"]),
+                    names=names("attending"),
+                ),
+                t.n_(
+                    "{n} sent regrets: {names}",
+                    "{n} sent regrets: {names}",
+                    len(who["regrets"]),
+                    names=names("regrets"),
+                ),
+                t.n_(
+                    "{n} substitute: {names}",
+                    "{n} substitutes: {names}",
+                    len(who["substitute"]),
+                    names=names("substitute"),
+                ),
+            ]
+        )
     )
 
 
@@ -316,7 +319,7 @@ async def render_cancelled(session: AsyncSession, notice: m.Notice, t: Translato
         "",
         next_dates(t, network, upcoming),
     ]
-    return Rendered("\n".join(lines))
+    return Rendered(t.lines("\n".join(lines)))
 
 
 @renderer(mt.KIND_LATE)
@@ -430,10 +433,15 @@ def minutes_text(
     if meeting.minutes_text:
         # Too long to fit whole (a text at Telegram's limit, or a long caption): cut, and say where it is.
         note = "" if attached or not cut_note else t._("<i>The full text is in the group.</i>")
-        body = fit(meeting.minutes_text, limit - len(head) - len(foot) - len(note) - 8)
-        if note and body != esc(meeting.minutes_text):
+        # In right-to-left languages each line of the text is isolated and starts with a
+        # right-to-left mark: three characters a line.
+        marks = 3 * (meeting.minutes_text.count("\n") + 1) if t.rtl else 0
+        body = fit(meeting.minutes_text, limit - len(head) - len(foot) - len(note) - 8 - marks)
+        whole = body == esc(meeting.minutes_text)
+        body = isolate_lines(body) if t.rtl else body
+        if note and not whole:
             body += "\n" + note
-    return "\n\n".join(x for x in (head, body, foot) if x)
+    return t.lines("\n\n".join(x for x in (head, body, foot) if x))
 
 
 @renderer(mn.KIND_MINUTES)
@@ -505,5 +513,5 @@ async def render_disputed(session: AsyncSession, notice: m.Notice, t: Translator
         )
     ]
     for reason, person in rows:
-        lines.append(f"• {esc(person.display_name if person else '?')}: {esc(reason)}")
-    return Rendered("\n".join(lines))
+        lines.append(f"• {t.own(person.display_name if person else '?')}: {t.own(reason)}")
+    return Rendered(t.lines("\n".join(lines)))

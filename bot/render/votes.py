@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from bot.db import models as m
 from bot.domain.votes import CHOICES, CODE_OF, Result, Tally
-from bot.i18n import N_, Raw, Translator, isolate
+from bot.i18n import N_, Raw, Translator
 from bot.render.keyboard import Button, Keyboard, callback
 
 LIMIT = 4000  # Telegram allows 4096; keep room for direction marks
@@ -94,7 +93,7 @@ def _fit(head: list[str], t: Translator, counts: Tally, tail: list[str]) -> str:
     """The whole text within Telegram's length; long lists of names are cut with "and N more"."""
     cap: int | None = None
     while True:
-        text = "\n".join([*head, *_names_lines(t, counts, cap), *tail])
+        text = t.lines("\n".join([*head, *_names_lines(t, counts, cap), *tail]))
         if len(text) <= LIMIT or cap == 0:
             return text[:LIMIT]
         longest = max(len(v) for v in counts.names.values()) if counts.names else 0
@@ -170,7 +169,7 @@ def result_text(
     if counts.by_hand:
         lines.append(t._("Counted by show of hands in the room."))
     lines.append(t._("Recorded in the decisions log: /decisions"))
-    return "\n".join(lines)
+    return t.lines("\n".join(lines))
 
 
 def decision_line(d: m.Decision, t: Translator, tz: str, network_name: str | None = None) -> str:
@@ -194,8 +193,7 @@ def decision_line(d: m.Decision, t: Translator, tz: str, network_name: str | Non
     if d.meeting_id is not None:
         line += " " + t._("(meeting {id})", id=d.meeting_id)
     if network_name:
-        name = html.escape(network_name, quote=False)
-        line += " — " + (isolate(name) if t.rtl else name)
+        line += " — " + t.own(network_name)
     return line
 
 
@@ -224,4 +222,4 @@ def decisions_text(
                 d, t, tz_of.get(d.network_id, "Europe/Copenhagen"), (name_of or {}).get(d.network_id)
             )
         )
-    return "\n".join(lines)[:LIMIT]
+    return t.lines("\n".join(lines))[:LIMIT]

@@ -369,7 +369,12 @@ class Dispatcher:
         if fn is None:
             log.error("no renderer for notice kind %s", notice.kind)
             return None
-        return await fn(session, notice, self.translator_for(person, network))
+        t = self.translator_for(person, network)
+        rendered = await fn(session, notice, t)
+        if rendered is not None and t.rtl:
+            # Every line read right-to-left, whatever the renderer built (see bot.bidi).
+            rendered.text = t.lines(rendered.text)
+        return rendered
 
     @staticmethod
     def translator_for(person: m.Person | None, network: m.Network | None) -> Translator:

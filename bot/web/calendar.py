@@ -80,9 +80,13 @@ def routes(services: Services) -> list[BaseRoute]:
                 + (f'<p class="note">{note}</p>' if note else "")
                 + f'<p><a href="{esc(public(f"/e/{e.id}.ics"))}">{add_label}</a></p></li>'
             )
-        switch = " · ".join(
+        switch = " ".join(
             f'<a class="lang" hreflang="{code}" href="?lang={code}">{own(LANGUAGE_NAMES[code])}</a>'
             for code in LANGUAGES
+        )
+        description = t.plain(
+            "Upcoming events of {network}. You can subscribe to them in your phone's calendar.",
+            network=network.name,
         )
         none_label = t._("No upcoming events.")
         empty = f'<p class="empty">{none_label}</p>' if not events else ""
@@ -91,9 +95,15 @@ def routes(services: Services) -> list[BaseRoute]:
 <html lang="{lang}" dir="{"rtl" if rtl else "ltr"}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{esc(network.name)}</title>
+<meta name="description" content="{esc(description)}">
+<link rel="icon" href="data:,">
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 44rem; margin: 1rem auto; padding: 0 1rem;
   text-align: {"right" if rtl else "left"}; }}
+/* A phone 320-360 px wide never scrolls sideways: long names, words and links wrap. */
+body, h1, h2, p, li, a, bdi {{ overflow-wrap: anywhere; word-break: break-word; min-width: 0; }}
+h1 {{ font-size: 1.6rem; hyphens: auto; }}
+nav.languages {{ display: flex; flex-wrap: wrap; gap: .2rem .6rem; }}
 ul {{ list-style: none; padding: 0; }} li.event {{ border-bottom: 1px solid #ddd; padding: .5rem 0; }}
 h2 {{ margin: .2rem 0; font-size: 1.2rem; }} .note {{ color: #666; font-style: italic; }}
 </style></head>
