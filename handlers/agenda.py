@@ -9,6 +9,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler
 
 from bot.db import models as m
+from bot.domain import agenda as ag
 from bot.domain import meetings as mt
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_
@@ -41,13 +42,13 @@ async def member_networks(ctx: Ctx) -> list[m.Network]:
 async def submit(ctx: Ctx, network: m.Network, title: str, description: str) -> None:
     assert ctx.person is not None
     meeting = await mt.next_meeting(ctx.session, network, ctx.now)
-    item = await mt.submit_item(ctx.session, meeting, network, ctx.person, title, description, ctx.now)
+    item = await ag.submit_item(ctx.session, meeting, network, ctx.person, title, description, ctx.now)
     t = ctx.t
     line = rm.meeting_line(t, network, meeting)
     if item.status == "accepted":
         await ctx.reply(t._("“{title}” is on the agenda of {meeting}.", title=item.title, meeting=line))
         return
-    await mt.notify_late(ctx.session, item, network, meeting, await admin_ids(ctx, network))
+    await ag.notify_late(ctx.session, item, network, meeting, await admin_ids(ctx, network))
     await ctx.reply(
         t._(
             "The deadline for items for {meeting} was {deadline}. I have sent “{title}” to the coordinators; "
@@ -124,14 +125,14 @@ async def pick_network(ctx: Ctx, obj_id: str, value: str) -> None:
 
 async def agenda_view(ctx: Ctx, meeting: m.Meeting, network: m.Network) -> tuple[str, Keyboard | None]:
     t = ctx.t
-    standing = await mt.standing_items(ctx.session, network.id)
-    items = await mt.items_of(ctx.session, meeting.id)
+    standing = await ag.standing_items(ctx.session, network.id)
+    items = await ag.items_of(ctx.session, meeting.id)
     names = await rm._names(ctx.session, items)
     text = rm.agenda_text(t, network, meeting, standing, items, names)
     keyboard: Keyboard | None = None
     if await ctx.is_coordinator(network):
         if ctx.is_private:
-            who = await mt.attendance(ctx.session, meeting.id)
+            who = await ag.attendance(ctx.session, meeting.id)
             text += "\n\n" + rm.attendance_text(t, network, meeting, who)
         if items and meeting.starts_at > ctx.now:
             text += "\n\n" + t._("<i>Coordinators: ↑ ↓ move an item, ✕ withdraws it.</i>")
@@ -172,9 +173,9 @@ async def move_button(ctx: Ctx, obj_id: str, value: str) -> None:
     if meeting.starts_at <= ctx.now or meeting.status != "scheduled":
         raise UserError(N_("That meeting can no longer be changed."))
     if value in ("u", "d"):
-        changed = await mt.move_item(ctx.session, item, -1 if value == "u" else 1)
+        changed = await ag.move_item(ctx.session, item, -1 if value == "u" else 1)
     elif value == "w":
-        changed = await mt.withdraw_item(ctx.session, item)
+        changed = await ag.withdraw_item(ctx.session, item)
     else:
         raise UserError(N_("This button no longer works."))
     await ctx.answer(ctx.t.plain("Done.") if changed else ctx.t.plain("Nothing to change."))
@@ -200,7 +201,7 @@ async def late_button(ctx: Ctx, obj_id: str, value: str) -> None:
         raise NotAllowed(N_("Only the network's coordinators can do that."))
     if value not in ("a", "d"):
         raise UserError(N_("This button no longer works."))
-    if not await mt.decide_late(ctx.session, item, value == "a", ctx.now):
+    if not await ag.decide_late(ctx.session, item, value == "a", ctx.now):
         raise UserError(N_("Another coordinator has already decided on this item."))
     t = ctx.t
     assert ctx.person is not None
@@ -247,15 +248,15 @@ async def standing(ctx: Ctx) -> None:
         await ctx.require_coordinator(network)
         action = words[0].lower()
         if action == "add" and len(words) >= 3:
-            await mt.add_standing(ctx.session, network, " ".join(words[2:]), words[1].lower())
+            await ag.add_standing(ctx.session, network, " ".join(words[2:]), words[1].lower())
         elif action == "remove" and len(words) == 2 and words[1].isdecimal():
-            await mt.remove_standing(ctx.session, network, int(words[1]))
+            await ag.remove_standing(ctx.session, network, int(words[1]))
         else:
             raise UserError(
                 N_("I did not understand that. Example: {example}"), example="/standing add end Eventuelt"
             )
         await ctx.reply(ctx.t._("Saved."))
-    await ctx.reply(standing_list(ctx, await mt.standing_items(ctx.session, network.id)))
+    await ctx.reply(standing_list(ctx, await ag.standing_items(ctx.session, network.id)))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -8,6 +8,7 @@ from typing import Any
 from telegram.ext import Application, CommandHandler
 
 from bot.db import models as m
+from bot.domain import agenda as ag
 from bot.domain import meetings as mt
 from bot.domain import people
 from bot.domain.errors import UserError
@@ -169,7 +170,7 @@ async def meeting_for(ctx: Ctx, meeting_id: int | None) -> tuple[m.Meeting, m.Ne
 async def attendance_command(ctx: Ctx) -> None:
     meeting, network = await meeting_for(ctx, meeting_id_arg(ctx, "/attendance 3"))
     await ctx.require_coordinator(network)
-    who = await mt.attendance(ctx.session, meeting.id)
+    who = await ag.attendance(ctx.session, meeting.id)
     await ctx.reply(rm.attendance_text(ctx.t, network, meeting, who))
 
 
@@ -224,7 +225,7 @@ async def attendance_button(ctx: Ctx, obj_id: str, value: str) -> None:
         raise UserError(N_("This button no longer works."))
     if meeting.starts_at <= ctx.now:
         raise UserError(N_("That meeting can no longer be changed."))
-    await mt.set_attendance(ctx.session, meeting, ctx.person, status, ctx.now)
+    await ag.set_attendance(ctx.session, meeting, ctx.person, status, ctx.now)
     labels = {"attending": N_("Attending"), "regrets": N_("Regrets"), "substitute": N_("Substitute")}
     await ctx.answer(ctx.t.plain("Noted: {answer}", answer=ctx.t.plain(labels[status])))
 

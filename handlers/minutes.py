@@ -9,6 +9,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CommandHandler
 
 from bot.db import models as m
+from bot.domain import agenda as ag
 from bot.domain import meetings as mt
 from bot.domain import minutes as mn
 from bot.domain.errors import UserError
@@ -64,7 +65,7 @@ async def object_button(ctx: Ctx, obj_id: str, value: str) -> None:
     if meeting is None or network is None or ctx.person is None:
         raise UserError(N_("This button no longer works."))
     mn.check_open(meeting, network, ctx.now)
-    if not await mt.may_take_part(ctx.session, network.id, ctx.person):
+    if not await ag.may_take_part(ctx.session, network.id, ctx.person):
         raise UserError(N_("Only the network's members and followers can answer this."))
     # The reason is asked privately: objections are posted by the bot, not argued in the thread.
     person = ctx.person

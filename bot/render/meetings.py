@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
+from bot.domain import agenda as ag
 from bot.domain import meetings as mt
 from bot.domain import minutes as mn
 from bot.domain.people import DEFAULT_STANDING_ITEMS
@@ -168,8 +169,8 @@ async def _names(session: AsyncSession, items: Sequence[m.AgendaItem]) -> dict[i
 async def full_agenda(
     session: AsyncSession, t: Translator, network: m.Network, meeting: m.Meeting
 ) -> list[str]:
-    standing = await mt.standing_items(session, network.id)
-    items = await mt.items_of(session, meeting.id)
+    standing = await ag.standing_items(session, network.id)
+    items = await ag.items_of(session, meeting.id)
     return agenda_lines(t, standing, items, await _names(session, items))
 
 
