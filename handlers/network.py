@@ -145,7 +145,7 @@ async def _apply_setting(ctx: Ctx, words: list[str]) -> str:
         network.language = lang
         return N_("Saved.")
     if key == "vote":
-        from bot.domain.votes import set_network_defaults
+        from bot.domain.vote_rules import set_network_defaults
 
         await set_network_defaults(network, rest)
         return N_("Saved.")

@@ -15,7 +15,7 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler, CommandHandler
 
 from bot.db import models as m
-from bot.domain import votes
+from bot.domain import vote_rules, votes
 from bot.domain.errors import UserError
 from bot.i18n import N_, Translator, get_translator
 from bot.render import votes as render
@@ -202,7 +202,7 @@ async def vote_message_text(session: Any, vote: m.Vote, t: Translator, tz: str) 
 
 async def _open(ctx: Ctx, question: str, option_fields: list[str]) -> None:
     network = await ctx.require_coordinator()
-    options = await votes.parse_options(ctx.session, network, option_fields, ctx.now, ctx.t.lang)
+    options = await vote_rules.parse_options(ctx.session, network, option_fields, ctx.now, ctx.t.lang)
     vote = await votes.open_vote(ctx.session, network, ctx.person, question, options, ctx.now)
     t = ctx.group_t
     text = await vote_message_text(ctx.session, vote, t, network.timezone)
@@ -232,7 +232,7 @@ async def _parse_question(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
 async def _parse_options_step(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
     network = await ctx.require_coordinator()
     # Checked now, so a mistake is explained while the person is still answering.
-    await votes.parse_options(ctx.session, network, split_fields(text, 20), ctx.now, ctx.t.lang)
+    await vote_rules.parse_options(ctx.session, network, split_fields(text, 20), ctx.now, ctx.t.lang)
     return text
 
 
@@ -257,7 +257,7 @@ register_form(
             ),
         ],
         _finish_vote,
-        example=votes.EXAMPLE,
+        example=vote_rules.EXAMPLE,
     )
 )
 
@@ -346,7 +346,7 @@ async def press(update: Update, context: Any) -> None:
 # --- closing ---------------------------------------------------------------------------------
 
 
-async def _announce(ctx: Ctx, vote: m.Vote, result: votes.Result, counts: votes.Tally) -> None:
+async def _announce(ctx: Ctx, vote: m.Vote, result: vote_rules.Result, counts: vote_rules.Tally) -> None:
     attending = await votes.attending_count(ctx.session, vote)
     await ctx.session.commit()
     await ctx.reply(render.result_text(vote, result, counts, ctx.group_t, attending=attending), quote=False)
@@ -370,7 +370,7 @@ async def closevote(ctx: Ctx) -> None:
 
 async def _hand_count(ctx: Ctx, words: list[str]) -> None:
     network = await ctx.require_coordinator()
-    vote_ref, for_, against, abstain = votes.parse_hands(words)
+    vote_ref, for_, against, abstain = vote_rules.parse_hands(words)
     vote = await votes.find_vote(ctx.session, network, vote_ref)
     result, counts, _decision = await votes.record_hand_count(
         ctx.session, vote, for_, against, abstain, ctx.now
@@ -396,7 +396,7 @@ async def _parse_vote_ref(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
 
 
 async def _parse_counts(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
-    votes.parse_hands(["0", *text.replace(",", " ").split()])
+    vote_rules.parse_hands(["0", *text.replace(",", " ").split()])
     return text
 
 
@@ -445,10 +445,10 @@ async def close_at_deadline(session: Any, notice: m.Notice, _now: Any = None) ->
 
 _register_action = getattr(notices, "action", None)
 if _register_action is not None:
-    _register_action(votes.CLOSE_KIND)(close_at_deadline)
+    _register_action(vote_rules.CLOSE_KIND)(close_at_deadline)
 else:  # a delivery engine without actions commits what a renderer did; skipped = nothing to send
 
-    @renderer(votes.CLOSE_KIND)
+    @renderer(vote_rules.CLOSE_KIND)
     async def _close_as_renderer(session: Any, notice: m.Notice, t: Translator) -> Rendered | None:
         await close_at_deadline(session, notice)
         return None
@@ -464,13 +464,13 @@ async def render_result(session: Any, notice: m.Notice, t: Translator) -> Render
     if decision is None:
         return None
     d = decision.details or {}
-    counts = votes.Tally(
+    counts = vote_rules.Tally(
         int(d.get("for") or 0),
         int(d.get("against") or 0),
         int(d.get("abstain") or 0),
         by_hand=bool(d.get("by_hand")),
     )
-    result = votes.Result(decision.outcome, str(d.get("decided_by") or vote.rule), d.get("quorum"))
+    result = vote_rules.Result(decision.outcome, str(d.get("decided_by") or vote.rule), d.get("quorum"))
     return Rendered(render.result_text(vote, result, counts, t, attending=d.get("attending")))
 
 
