@@ -30,6 +30,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import Person
 from bot.http_request import LeanRequest
 from bot.i18n import LANGUAGES, get_translator, negotiate
+from bot.schedule import registry
 from bot.services import AdminCache, Services
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,10 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     services: Services = app.bot_data["services"]
     if services.extra.get("migrate", True):
         await upgrade(services.engine)
+    # Every notice kind is known before anything is sent: a pending row nobody can deliver stops here.
+    registry.load()
+    async with services.sessionmaker() as session:
+        await registry.check_database(session)
     from bot.schedule.dispatcher import Dispatcher
 
     services.dispatcher = Dispatcher(app, services)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -201,7 +201,7 @@ Handler = Callable[[Ctx], Awaitable[Any]]
 T = TypeVar("T")
 
 
-def handler(func: Handler) -> Callable[[Update, Context], Awaitable[None]]:
+def handler(func: Handler) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
     """Wrap a feature handler in the per-update session and error translation."""
 
     @functools.wraps(func)

@@ -424,6 +424,7 @@ register_form(
 # --- the deadline ----------------------------------------------------------------------------
 
 
+@notices.action(vote_rules.CLOSE_KIND)
 async def close_at_deadline(session: Any, notice: m.Notice, _now: Any = None) -> None:
     """Database work done once when the deadline notice is due: close the vote (decided at the
     deadline itself) and plan the announcement of its result in the group."""
@@ -441,17 +442,6 @@ async def close_at_deadline(session: Any, notice: m.Notice, _now: Any = None) ->
         network_id=vote.network_id,
         ref_id=vote.id,
     )
-
-
-_register_action = getattr(notices, "action", None)
-if _register_action is not None:
-    _register_action(vote_rules.CLOSE_KIND)(close_at_deadline)
-else:  # a delivery engine without actions commits what a renderer did; skipped = nothing to send
-
-    @renderer(vote_rules.CLOSE_KIND)
-    async def _close_as_renderer(session: Any, notice: m.Notice, t: Translator) -> Rendered | None:
-        await close_at_deadline(session, notice)
-        return None
 
 
 @renderer(RESULT_KIND)

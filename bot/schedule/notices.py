@@ -20,6 +20,7 @@ from bot.db import models as m
 from bot.domain.people import insert_for
 from bot.i18n import Translator
 from bot.render.keyboard import Keyboard
+from bot.schedule import registry
 
 
 @dataclass
@@ -94,7 +95,9 @@ async def enqueue(
     ref_id: int | None = None,
     payload: dict[str, Any] | None = None,
 ) -> bool:
-    """Plan a notice; returns False when one with that key already exists (nothing changes)."""
+    """Plan a notice; returns False when one with that key already exists (nothing changes). A kind
+    nobody renders is refused here (bot.schedule.registry)."""
+    registry.require_known((kind,))
     stmt = insert_for(session, m.Notice.__table__).values(
         kind=kind,
         dedup_key=dedup_key[:160],
@@ -116,6 +119,7 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int
     """Plan many notices in one statement (broadcasts to thousands). Keys as in `enqueue`."""
     if not rows:
         return 0
+    registry.require_known({r["kind"] for r in rows})
     now = m.utcnow()
     values = [
         {
