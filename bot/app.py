@@ -30,7 +30,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import Person
 from bot.http_request import LeanRequest
 from bot.i18n import LANGUAGES, get_translator, negotiate
-from bot.schedule import registry
+from bot.schedule import notices, registry
 from bot.services import AdminCache, Services
 
 log = logging.getLogger(__name__)
@@ -153,12 +153,15 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
     if not settings.bot_token:
         raise ValueError("BOT_TOKEN is not set")
     engine = options.pop("engine", None) or create_engine(settings.database_url)
+    info: dict[str, Any] = {}
     services = Services(
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=create_sessionmaker(engine, info),
         admins=AdminCache(settings.admin_cache_seconds),
     )
+    # Every session that enqueues notices wakes the dispatcher after its commit (bot.schedule.notices).
+    info[notices.WAKER] = services.notices_committed
     if "clock" in options:
         services.clock = options.pop("clock")
     services.extra.update(options)

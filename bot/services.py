@@ -47,3 +47,12 @@ class Services:
     # The clock every feature reads; tests replace it to walk through time.
     clock: Callable[[], datetime] = utcnow
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def notices_committed(self, due_at: datetime) -> None:
+        """A transaction that enqueued notices committed (bot.schedule.notices calls this): wake the
+        dispatcher for the earliest of them; one due later than a sweep away is found by the sweep."""
+        if self.dispatcher is None:
+            return
+        delay = (due_at - self.clock()).total_seconds()
+        if delay < self.settings.sweep_interval:
+            self.dispatcher.wake(max(delay, 0.0))

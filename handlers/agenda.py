@@ -17,7 +17,7 @@ from bot.render import meetings as rm
 from bot.render.keyboard import Button, Keyboard, callback
 from handlers.common import Ctx, handler, markup, split_fields
 from handlers.dialogue import Form, Step, begin, register_form, remember, run_oneline
-from handlers.meetings import admin_ids, meeting_for, meeting_id_arg, wake
+from handlers.meetings import admin_ids, meeting_for, meeting_id_arg
 from handlers.router import on_callback, parse_id
 
 ADDITEM_EXAMPLE = N_("/additem Summer party in June | Who helps with the food?")
@@ -58,7 +58,6 @@ async def submit(ctx: Ctx, network: m.Network, title: str, description: str) -> 
             title=item.title,
         )
     )
-    wake(ctx)
 
 
 async def submit_or_pick(ctx: Ctx, data: dict[str, Any]) -> None:
@@ -221,7 +220,6 @@ async def late_button(ctx: Ctx, obj_id: str, value: str) -> None:
             )
         except TelegramError:
             pass
-    wake(ctx)
 
 
 def standing_list(ctx: Ctx, items: list[m.StandingItem]) -> str:

@@ -84,9 +84,6 @@ async def _finish(ctx: Ctx, data: dict[str, Any]) -> None:
                 when=ctx.t.when(due, network.timezone),
             )
         )
-    if ctx.services.dispatcher is not None:
-        delay = max((due - ctx.now).total_seconds(), 0.0)
-        ctx.services.dispatcher.wake(delay if delay < ctx.services.settings.sweep_interval else 0.1)
 
 
 register_form(

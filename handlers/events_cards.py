@@ -227,8 +227,6 @@ async def on_card_button(ctx: Ctx, obj_id: str, value: str) -> None:
             await ctx.answer(ctx.t.plain("I will remind you before it starts. /reminders chooses when."))
         else:
             await ctx.answer(ctx.t.plain("You already get a reminder for this event."))
-        if ctx.services.dispatcher is not None:
-            ctx.services.dispatcher.wake()
     elif value == "ics":
         await send_ics(ctx, event)
     else:

@@ -61,12 +61,6 @@ async def announce(ctx: Ctx, event: m.Event, network: m.Network) -> None:
     ]
     await enqueue_many(ctx.session, rows)
     await plan_event_reminders(ctx.session, event.id, ctx.now)
-    _wake(ctx)
-
-
-def _wake(ctx: Ctx) -> None:
-    if ctx.services.dispatcher is not None:
-        ctx.services.dispatcher.wake()
 
 
 async def store_vevent(ctx: Ctx, event: m.Event, network: m.Network) -> None:
@@ -90,7 +84,6 @@ async def notify(ctx: Ctx, event: m.Event, kind: str, people_: Any, payload: dic
         if ctx.person is None or p.id != ctx.person.id
     ]
     await enqueue_many(ctx.session, rows)
-    _wake(ctx)
 
 
 @renderer("event_card")

@@ -23,11 +23,6 @@ NEWMEETING_EXAMPLE = N_("/newmeeting 2027-04-06 17:00 | Town hall, meeting room 
 ATTENDANCE_VALUES = {"a": "attending", "r": "regrets", "s": "substitute"}
 
 
-def wake(ctx: Ctx) -> None:
-    if ctx.services.dispatcher is not None:
-        ctx.services.dispatcher.wake(0.2)
-
-
 async def admin_ids(ctx: Ctx, network: m.Network) -> frozenset[int]:
     return await group_admins(ctx.services, ctx.context, network.chat_id)
 
@@ -65,7 +60,6 @@ async def finish_newmeeting(ctx: Ctx, data: dict[str, Any]) -> None:
                 deadline=rm.when(t, network, deadline),
             )
         )
-        wake(ctx)
         return
     await ctx.reply(
         t._(
@@ -76,7 +70,6 @@ async def finish_newmeeting(ctx: Ctx, data: dict[str, Any]) -> None:
             deadline=rm.when(t, network, deadline),
         )
     )
-    wake(ctx)
 
 
 register_form(
@@ -198,7 +191,6 @@ async def movemeeting(ctx: Ctx) -> None:
         + "\n"
         + ctx.t._("The group, those who said they attend and the followers are told.")
     )
-    wake(ctx)
 
 
 @handler
@@ -214,7 +206,6 @@ async def cancelmeeting(ctx: Ctx) -> None:
         + "\n"
         + ctx.t._("The group, those who said they attend and the followers are told.")
     )
-    wake(ctx)
 
 
 @on_callback("att")

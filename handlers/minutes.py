@@ -18,7 +18,7 @@ from bot.render import meetings as rm
 from bot.render.text import clean_input
 from handlers.common import Ctx, handler, markup, send_to
 from handlers.dialogue import FORMS, Form, Step, register_form
-from handlers.meetings import meeting_id_arg, wake
+from handlers.meetings import meeting_id_arg
 from handlers.router import on_callback, parse_id
 
 OBJECTION_KIND = "objection"
@@ -55,7 +55,6 @@ async def minutes(ctx: Ctx) -> None:
     )
     meeting.minutes_chat_id = sent.chat.id
     meeting.minutes_message_id = sent.message_id
-    wake(ctx)
 
 
 @on_callback("mobj")

@@ -16,11 +16,6 @@ from handlers.router import on_callback, parse_id
 from handlers.start import start_payload
 
 
-def _wake(ctx: Ctx) -> None:
-    if ctx.services.dispatcher is not None:
-        ctx.services.dispatcher.wake(0.1)
-
-
 def lead_label(t: Translator, minutes: int) -> str:
     if minutes == 15:
         return t.plain("15 minutes")
@@ -99,7 +94,6 @@ async def toggle_follow(ctx: Ctx, obj_id: str, _value: str) -> None:
         await ctx.answer(ctx.t.plain("You now follow {network}.", network=network.name))
     text, keyboard = await _subscribe_view(ctx)
     await _edit(ctx, text, keyboard)
-    _wake(ctx)
 
 
 @start_payload("net_")
@@ -118,7 +112,6 @@ async def follow_from_link(ctx: Ctx, slug: str) -> None:
                 network=network.name,
             )
         )
-        _wake(ctx)
     else:
         await ctx.reply(ctx.t._("You already follow {network}.", network=network.name))
 
@@ -196,7 +189,6 @@ async def toggle_lead_time(ctx: Ctx, obj_id: str, _value: str) -> None:
     await ctx.answer(ctx.t.plain("Saved."))
     text, keyboard = _reminders_view(ctx)
     await _edit(ctx, text, keyboard)
-    _wake(ctx)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
