@@ -16,7 +16,7 @@ from bot.i18n import N_
 from bot.render import meetings as rm
 from bot.render.keyboard import Button, Keyboard, callback
 from handlers.common import Ctx, handler, markup, split_fields
-from handlers.dialogue import Form, Step, begin, register_form, remember, run_oneline
+from handlers.dialogue import Form, Step, begin, register_form, remember, run_oneline, take
 from handlers.meetings import admin_ids, meeting_for, meeting_id_arg
 from handlers.router import on_callback, parse_id
 
@@ -106,18 +106,10 @@ async def additem(ctx: Ctx) -> None:
 async def pick_network(ctx: Ctx, obj_id: str, value: str) -> None:
     network_id = parse_id(obj_id)
     assert ctx.person is not None
-    pending = await ctx.session.scalar(
-        select(m.Dialogue).where(
-            m.Dialogue.chat_id == ctx.chat.id,
-            m.Dialogue.user_tg_id == ctx.person.tg_id,
-            m.Dialogue.kind == PICK_KIND,
-        )
-    )
     network = next((n for n in await member_networks(ctx) if n.id == network_id), None)
-    if pending is None or network is None:
+    data = await take(ctx, PICK_KIND) if network is not None else None
+    if data is None or network is None:
         raise UserError(N_("This button no longer works."))
-    data = dict(pending.data)
-    await ctx.session.delete(pending)
     await ctx.answer()
     await submit(ctx, network, data["title"], data.get("description") or "")
 

@@ -18,6 +18,7 @@ from bot.domain.reminders import cancel_event_reminders, plan_event_reminders
 from bot.domain.when import parse_span
 from bot.i18n import N_
 from bot.render import events as rv
+from bot.schedule.notices import cancel_pending
 from handlers.common import Ctx, handler
 from handlers.events_cards import card_for, ev_network, refresh_card
 from handlers.events_dialogue import newevent
@@ -111,15 +112,8 @@ async def cancelevent(ctx: Ctx) -> None:
     await ev.cancel(ctx.session, event, ctx.now)
     await store_vevent(ctx, event, network)
     await cancel_event_reminders(ctx.session, event.id)
-    await ctx.session.execute(
-        m.Notice.__table__.update()
-        .where(
-            m.Notice.ref_id == event.id,
-            m.Notice.kind.in_(("event_new", "event_card", "event_changed")),
-            m.Notice.state == "pending",
-        )
-        .values(state="cancelled")
-    )
+    for kind in ("event_new", "event_card", "event_changed"):
+        await cancel_pending(ctx.session, kind=kind, ref_id=event.id)
     audience = await ev.audience(ctx.session, event, followers=True, rsvped=True)
     await notify(ctx, event, "event_cancelled", audience, {})
     await ctx.reply(

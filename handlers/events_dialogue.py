@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.db import models as m
 from bot.domain import events as ev
 from bot.domain import translations as tr
@@ -16,7 +14,7 @@ from bot.domain.when import parse_span
 from bot.i18n import N_
 from bot.render.keyboard import Button, callback
 from handlers.common import Ctx, handler, split_fields
-from handlers.dialogue import Form, Step, begin, register_form, run_oneline
+from handlers.dialogue import Form, Step, begin, register_form, remember, run_oneline, take
 from handlers.events_notices import announce, store_vevent
 from handlers.router import on_callback, parse_id
 
@@ -129,20 +127,7 @@ async def newevent(ctx: Ctx) -> None:
         await _start_form(ctx, networks[0], ctx.arg_text)
         return
     # Several networks: keep what was written, and ask which network it is for.
-    await ctx.session.execute(
-        m.Dialogue.__table__.delete().where(
-            m.Dialogue.chat_id == ctx.chat.id, m.Dialogue.user_tg_id == ctx.person.tg_id
-        )
-    )
-    ctx.session.add(
-        m.Dialogue(
-            chat_id=ctx.chat.id,
-            user_tg_id=ctx.person.tg_id,
-            kind="newevent_pick",
-            step=0,
-            data={"args": ctx.arg_text[:5000]},
-        )
-    )
+    await remember(ctx, "newevent_pick", {"args": ctx.arg_text[:5000]})
     keyboard = [[Button(n.name[:60], callback("evnet", n.id, ""))] for n in networks]
     await ctx.reply(ctx.t._("Which network is the event for?"), keyboard)
 
@@ -154,16 +139,7 @@ async def pick_network(ctx: Ctx, obj_id: str, value: str) -> None:
     networks = {n.id: n for n in await ev.member_networks(ctx.session, ctx.person)}
     if network_id not in networks or not ctx.is_private:
         raise UserError(N_("This button no longer works."))
-    pending = await ctx.session.scalar(
-        select(m.Dialogue).where(
-            m.Dialogue.chat_id == ctx.chat.id,
-            m.Dialogue.user_tg_id == ctx.person.tg_id,
-            m.Dialogue.kind == "newevent_pick",
-        )
-    )
-    args = str(pending.data.get("args") or "") if pending else ""
-    if pending is not None:
-        await ctx.session.delete(pending)
-        await ctx.session.flush()
+    pending = await take(ctx, "newevent_pick")
+    args = str(pending.get("args") or "") if pending else ""
     await ctx.answer(networks[network_id].name)
     await _start_form(ctx, networks[network_id], args)

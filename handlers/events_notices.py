@@ -15,7 +15,7 @@ from bot.domain import translations as tr
 from bot.domain.reminders import plan_event_reminders
 from bot.i18n import Translator
 from bot.render import events as rv
-from bot.schedule.notices import Rendered, after_send, enqueue, enqueue_many, renderer
+from bot.schedule.notices import Rendered, after_send, enqueue, enqueue_to_people, renderer
 from handlers.common import Ctx
 from handlers.events_cards import card_for, event_and_network
 
@@ -46,20 +46,15 @@ async def announce(ctx: Ctx, event: m.Event, network: m.Network) -> None:
             ctx.t._("Created. I am posting it in the group too.") + "\n\n" + card.text, card.keyboard
         )
     followers = await ev.audience(ctx.session, event, followers=True, rsvped=False)
-    rows = [
-        {
-            "kind": "event_new",
-            "dedup_key": f"evnew:{event.id}:{p.id}",
-            "chat_id": p.tg_id,
-            "due_at": ctx.now,
-            "person_id": p.id,
-            "network_id": network.id,
-            "ref_id": event.id,
-        }
-        for p in followers
-        if p.id != ctx.person.id
-    ]
-    await enqueue_many(ctx.session, rows)
+    await enqueue_to_people(
+        ctx.session,
+        [p for p in followers if p.id != ctx.person.id],
+        kind="event_new",
+        key=lambda p: f"evnew:{event.id}:{p.id}",
+        due_at=ctx.now,
+        network_id=network.id,
+        ref_id=event.id,
+    )
     await plan_event_reminders(ctx.session, event.id, ctx.now)
 
 
@@ -69,21 +64,17 @@ async def store_vevent(ctx: Ctx, event: m.Event, network: m.Network) -> None:
 
 
 async def notify(ctx: Ctx, event: m.Event, kind: str, people_: Any, payload: dict[str, Any]) -> None:
-    rows = [
-        {
-            "kind": kind,
-            "dedup_key": f"{kind}:{event.id}:{event.sequence}:{p.id}",
-            "chat_id": p.tg_id,
-            "due_at": ctx.now,
-            "person_id": p.id,
-            "network_id": event.network_id,
-            "ref_id": event.id,
-            "payload": payload,
-        }
-        for p in people_
-        if ctx.person is None or p.id != ctx.person.id
-    ]
-    await enqueue_many(ctx.session, rows)
+    """`kind` to each of `people_` privately (not to the person who made the change)."""
+    await enqueue_to_people(
+        ctx.session,
+        [p for p in people_ if ctx.person is None or p.id != ctx.person.id],
+        kind=kind,
+        key=lambda p: f"{kind}:{event.id}:{event.sequence}:{p.id}",
+        due_at=ctx.now,
+        network_id=event.network_id,
+        ref_id=event.id,
+        payload=payload,
+    )
 
 
 @renderer("event_card")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CommandHandler
 
@@ -17,7 +16,7 @@ from bot.i18n import N_, get_translator
 from bot.render import meetings as rm
 from bot.render.text import clean_input
 from handlers.common import Ctx, handler, markup, send_to
-from handlers.dialogue import FORMS, Form, Step, register_form
+from handlers.dialogue import FORMS, Form, Step, register_form, remember
 from handlers.meetings import meeting_id_arg
 from handlers.router import on_callback, parse_id
 
@@ -68,19 +67,7 @@ async def object_button(ctx: Ctx, obj_id: str, value: str) -> None:
         raise UserError(N_("Only the network's members and followers can answer this."))
     # The reason is asked privately: objections are posted by the bot, not argued in the thread.
     person = ctx.person
-    await ctx.session.execute(
-        delete(m.Dialogue).where(m.Dialogue.chat_id == person.tg_id, m.Dialogue.user_tg_id == person.tg_id)
-    )
-    ctx.session.add(
-        m.Dialogue(
-            chat_id=person.tg_id,
-            user_tg_id=person.tg_id,
-            kind=OBJECTION_KIND,
-            step=0,
-            data={"meeting_id": meeting.id},
-            updated_at=ctx.now,
-        )
-    )
+    await remember(ctx, OBJECTION_KIND, {"meeting_id": meeting.id}, chat_id=person.tg_id)
     t = ctx.t
     question = t._(FORMS[OBJECTION_KIND].steps[0].prompt) + "\n<i>" + t._("/cancel stops.") + "</i>"
     try:
