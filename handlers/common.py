@@ -15,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     Chat,
     ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
     Update,
 )
@@ -29,6 +27,7 @@ from bot.domain import people
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_, Translator, get_translator, negotiate
 from bot.render.keyboard import Keyboard
+from bot.render.markup import markup as markup  # where the handlers import it from
 from bot.render.text import clean_input, split_message
 from bot.services import Services
 
@@ -41,22 +40,6 @@ def services_of(context: Context) -> Services:
     services = context.application.bot_data["services"]
     assert isinstance(services, Services)
     return services
-
-
-def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
-    if not keyboard:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(b.label, url=b.url)
-                if b.url
-                else InlineKeyboardButton(b.label, callback_data=b.data)
-                for b in row
-            ]
-            for row in keyboard
-        ]
-    )
 
 
 @dataclass

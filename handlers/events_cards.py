@@ -86,11 +86,9 @@ class CardEditor:
 
 
 def _editor(services: Services) -> CardEditor:
-    editor = services.extra.get("event_cards")
-    if not isinstance(editor, CardEditor):
-        editor = CardEditor()
-        services.extra["event_cards"] = editor
-    return editor
+    if not isinstance(services.card_editor, CardEditor):
+        services.card_editor = CardEditor()
+    return services.card_editor
 
 
 async def _edit_now(

@@ -23,12 +23,11 @@ from bot.render.keyboard import parse_callback
 from bot.schedule import notices
 from bot.schedule.notices import Rendered, renderer
 from bot.services import Services
-from handlers.common import Ctx, handler, markup, split_fields
+from handlers.common import Ctx, handler, markup, services_of, split_fields
 from handlers.dialogue import Form, Step, begin, register_form
 
 log = logging.getLogger(__name__)
 
-EDITOR_KEY = "vote_editor"
 RESULT_KIND = "vote_result"
 
 
@@ -180,7 +179,7 @@ class VoteEditor:
 
 
 def editor_of(ctx: Ctx) -> VoteEditor | None:
-    editor = ctx.context.application.bot_data.get(EDITOR_KEY)
+    editor = ctx.services.vote_editor
     return editor if isinstance(editor, VoteEditor) else None
 
 
@@ -304,9 +303,6 @@ class PressBatcher:
                     future.set_result(result)
 
 
-BATCHER_KEY = "vote_press_batcher"
-
-
 async def press(update: Update, context: Any) -> None:
     """A press of For, Against or Abstain (callback data `vote:{id}:{f|a|x}`): recorded in a batch,
     answered privately in the presser's language, and the vote message edited when the limits allow."""
@@ -317,7 +313,8 @@ async def press(update: Update, context: Any) -> None:
         raise ApplicationHandlerStop
     _kind, obj_id, value = parse_callback(query.data or "")
     vote_id = int(obj_id) if obj_id.isdecimal() and len(obj_id) <= 12 else None
-    batcher = context.application.bot_data[BATCHER_KEY]
+    batcher = services_of(context).press_batcher
+    assert isinstance(batcher, PressBatcher)
     result = await batcher.submit(
         votes.PressIn(
             tg_id=user.id,
@@ -337,7 +334,7 @@ async def press(update: Update, context: Any) -> None:
     except TelegramError as err:
         log.info("answering a vote press failed: %s", type(err).__name__)
     if result.changed and result.vote_id is not None and result.chat_id is not None:
-        editor = context.application.bot_data.get(EDITOR_KEY)
+        editor = services_of(context).vote_editor
         if isinstance(editor, VoteEditor):
             editor.poke(result.vote_id, result.chat_id)
     raise ApplicationHandlerStop
@@ -466,8 +463,9 @@ async def render_result(session: Any, notice: m.Notice, t: Translator) -> Render
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     editor = VoteEditor(app)
-    app.bot_data[EDITOR_KEY] = editor
-    app.bot_data[BATCHER_KEY] = PressBatcher(app)
+    services = app.bot_data["services"]
+    services.vote_editor = editor
+    services.press_batcher = PressBatcher(app)
     # Before the generic button router (group 0): presses of votes take this tuned path.
     app.add_handler(CallbackQueryHandler(press, pattern=r"^vote:"), group=-1)
     app.add_handler(CommandHandler("vote", vote_command), group=0)
