@@ -75,7 +75,7 @@ async def submit_or_pick(ctx: Ctx, data: dict[str, Any]) -> None:
         return
     # Several networks: keep the item for a moment and ask which one (the button is only a key).
     await remember(ctx, PICK_KIND, {"title": title, "description": description}, step=99)
-    keyboard: Keyboard = [[Button(n.name[:60], callback("aipick", n.id))] for n in networks]
+    keyboard: Keyboard = [[Button(n.name[:60], callback("additem_network", n.id))] for n in networks]
     await ctx.reply(ctx.t._("Which network is the item for?"), keyboard)
 
 
@@ -102,7 +102,7 @@ async def additem(ctx: Ctx) -> None:
     await run_oneline(ctx, "additem", split_fields(ctx.arg_text, 2))
 
 
-@on_callback("aipick")
+@on_callback("additem_network")
 async def pick_network(ctx: Ctx, obj_id: str, value: str) -> None:
     network_id = parse_id(obj_id)
     assert ctx.person is not None
@@ -132,9 +132,9 @@ async def agenda_view(ctx: Ctx, meeting: m.Meeting, network: m.Network) -> tuple
                 short = item.title[:18]
                 keyboard.append(
                     [
-                        Button(f"↑ {short}", callback("aimv", item.id, "u")),
-                        Button("↓", callback("aimv", item.id, "d")),
-                        Button("✕", callback("aimv", item.id, "w")),
+                        Button(f"↑ {short}", callback("agenda_item_move", item.id, "u")),
+                        Button("↓", callback("agenda_item_move", item.id, "d")),
+                        Button("✕", callback("agenda_item_move", item.id, "w")),
                     ]
                 )
     return text, keyboard
@@ -156,7 +156,7 @@ async def _item_and_network(ctx: Ctx, obj_id: str) -> tuple[m.AgendaItem, m.Meet
     return item, meeting, network
 
 
-@on_callback("aimv")
+@on_callback("agenda_item_move")
 async def move_button(ctx: Ctx, obj_id: str, value: str) -> None:
     item, meeting, network = await _item_and_network(ctx, obj_id)
     if not await ctx.is_coordinator(network):
@@ -185,7 +185,7 @@ async def move_button(ctx: Ctx, obj_id: str, value: str) -> None:
             pass  # the message is too old or unchanged: the answer above already told the presser
 
 
-@on_callback("late")
+@on_callback("late_item_decide")
 async def late_button(ctx: Ctx, obj_id: str, value: str) -> None:
     item, _meeting, network = await _item_and_network(ctx, obj_id)
     if not await ctx.is_coordinator(network):

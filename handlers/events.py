@@ -57,7 +57,7 @@ async def events_command(ctx: Ctx) -> None:
     await ctx.reply(text, keyboard)
 
 
-@on_callback("evlist")
+@on_callback("events_more")
 async def more_events(ctx: Ctx, obj_id: str, value: str) -> None:
     offset = parse_id(obj_id)
     text, keyboard = await _events_page(ctx, min(offset, 10_000))

@@ -128,11 +128,11 @@ async def newevent(ctx: Ctx) -> None:
         return
     # Several networks: keep what was written, and ask which network it is for.
     await remember(ctx, "newevent_pick", {"args": ctx.arg_text[:5000]})
-    keyboard = [[Button(n.name[:60], callback("evnet", n.id, ""))] for n in networks]
+    keyboard = [[Button(n.name[:60], callback("newevent_network", n.id, ""))] for n in networks]
     await ctx.reply(ctx.t._("Which network is the event for?"), keyboard)
 
 
-@on_callback("evnet")
+@on_callback("newevent_network")
 async def pick_network(ctx: Ctx, obj_id: str, value: str) -> None:
     assert ctx.person is not None
     network_id = parse_id(obj_id)

@@ -208,7 +208,7 @@ async def cancelmeeting(ctx: Ctx) -> None:
     )
 
 
-@on_callback("att")
+@on_callback("attendance")
 async def attendance_button(ctx: Ctx, obj_id: str, value: str) -> None:
     status = ATTENDANCE_VALUES.get(value)
     meeting = await ctx.session.get(m.Meeting, parse_id(obj_id))

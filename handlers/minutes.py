@@ -56,7 +56,7 @@ async def minutes(ctx: Ctx) -> None:
     meeting.minutes_message_id = sent.message_id
 
 
-@on_callback("mobj")
+@on_callback("minutes_object")
 async def object_button(ctx: Ctx, obj_id: str, value: str) -> None:
     meeting = await ctx.session.get(m.Meeting, parse_id(obj_id))
     network = await ctx.session.get(m.Network, meeting.network_id) if meeting else None

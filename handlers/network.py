@@ -99,13 +99,13 @@ def _settings_keyboard(ctx: Ctx) -> list[list[Button]]:
     t = ctx.t
     return [
         [
-            Button(t.plain("Language"), callback("set", nid, "lang")),
-            Button(t.plain("Time zone"), callback("set", nid, "tz")),
+            Button(t.plain("Language"), callback("settings", nid, "lang")),
+            Button(t.plain("Time zone"), callback("settings", nid, "tz")),
         ],
-        [Button(t.plain("Meeting rules"), callback("set", nid, "rules"))],
+        [Button(t.plain("Meeting rules"), callback("settings", nid, "rules"))],
         [
-            Button(t.plain("Add coordinator"), callback("set", nid, "coord")),
-            Button(t.plain("Add translator"), callback("set", nid, "transl")),
+            Button(t.plain("Add coordinator"), callback("settings", nid, "coord")),
+            Button(t.plain("Add translator"), callback("settings", nid, "transl")),
         ],
     ]
 
@@ -314,7 +314,7 @@ register_form(
 )
 
 
-@on_callback("set")
+@on_callback("settings")
 async def settings_button(ctx: Ctx, obj_id: str, action: str) -> None:
     network = await ctx.require_coordinator()
     if parse_id(obj_id) != network.id:

@@ -58,15 +58,15 @@ def next_dates(t: Translator, network: m.Network, meetings: Sequence[m.Meeting])
 def attendance_keyboard(t: Translator, meeting: m.Meeting) -> Keyboard:
     return [
         [
-            Button(t.plain("Attending"), callback("att", meeting.id, "a")),
-            Button(t.plain("Regrets"), callback("att", meeting.id, "r")),
-            Button(t.plain("Substitute"), callback("att", meeting.id, "s")),
+            Button(t.plain("Attending"), callback("attendance", meeting.id, "a")),
+            Button(t.plain("Regrets"), callback("attendance", meeting.id, "r")),
+            Button(t.plain("Substitute"), callback("attendance", meeting.id, "s")),
         ]
     ]
 
 
 def objection_keyboard(t: Translator, meeting: m.Meeting) -> Keyboard:
-    return [[Button(t.plain("Object"), callback("mobj", meeting.id, ""))]]
+    return [[Button(t.plain("Object"), callback("minutes_object", meeting.id, ""))]]
 
 
 def agenda_lines(
@@ -334,8 +334,8 @@ async def render_late(session: AsyncSession, notice: m.Notice, t: Translator) ->
     )
     keyboard = [
         [
-            Button(t.plain("Accept"), callback("late", item.id, "a")),
-            Button(t.plain("Decline"), callback("late", item.id, "d")),
+            Button(t.plain("Accept"), callback("late_item_decide", item.id, "a")),
+            Button(t.plain("Decline"), callback("late_item_decide", item.id, "d")),
         ]
     ]
     return Rendered(text, keyboard)
