@@ -30,6 +30,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import Person
 from bot.http_request import LeanRequest
 from bot.i18n import LANGUAGES, get_translator, negotiate
+from bot.schedule import notices, registry
 from bot.services import AdminCache, Services
 
 log = logging.getLogger(__name__)
@@ -78,14 +79,18 @@ async def register_commands(app: Application) -> None:  # type: ignore[type-arg]
 
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     services: Services = app.bot_data["services"]
-    if services.extra.get("migrate", True):
+    if services.migrate:
         await upgrade(services.engine)
+    # Every notice kind is known before anything is sent: a pending row nobody can deliver stops here.
+    registry.load()
+    async with services.sessionmaker() as session:
+        await registry.check_database(session)
     from bot.schedule.dispatcher import Dispatcher
 
     services.dispatcher = Dispatcher(app, services)
-    if services.extra.get("register_commands", True):
+    if services.register_commands:
         await register_commands(app)
-    if services.extra.get("dispatch", True):
+    if services.dispatch:
         services.dispatcher.start()
 
 
@@ -144,19 +149,28 @@ def _request() -> HTTPXRequest:
 
 
 def build_application(settings: Settings, **options: Any) -> Application:  # type: ignore[type-arg]
-    """Options (for tests and tools): migrate, register_commands, dispatch (bools), engine, clock."""
+    """Options (for tests and tools): migrate, register_commands, dispatch, rate_limiter (bools), engine,
+    clock, limits (bot.schedule.pacing.Limits)."""
     if not settings.bot_token:
         raise ValueError("BOT_TOKEN is not set")
     engine = options.pop("engine", None) or create_engine(settings.database_url)
+    info: dict[str, Any] = {}
     services = Services(
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=create_sessionmaker(engine, info),
         admins=AdminCache(settings.admin_cache_seconds),
     )
+    # Every session that enqueues notices wakes the dispatcher after its commit (bot.schedule.notices).
+    info[notices.WAKER] = services.notices_committed
     if "clock" in options:
         services.clock = options.pop("clock")
-    services.extra.update(options)
+    for name in ("migrate", "register_commands", "dispatch", "limits"):
+        if name in options:
+            setattr(services, name, options.pop(name))
+    rate_limiter = bool(options.pop("rate_limiter", False))
+    if options:
+        raise TypeError(f"unknown build_application options: {', '.join(sorted(options))}")
     builder = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -170,7 +184,7 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
         .post_shutdown(_post_shutdown)
         .request(_request())
     )
-    if options.get("rate_limiter", False):
+    if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
     app = builder.build()
     app.bot_data["services"] = services

@@ -1,4 +1,6 @@
-"""What every update and job needs: settings, the database, caches. Lives in `application.bot_data`."""
+"""What every update and job needs: settings, the database, caches, and every long-lived object of the
+bot. The one place they are kept: `Services` fields (no `bot_data` keys, no loose dict); the Services
+itself is the only thing in `application.bot_data` (key "services", read with `services_of`)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from bot.db.models import utcnow
 
 if TYPE_CHECKING:
     from bot.schedule.dispatcher import Dispatcher
+    from bot.schedule.pacing import Limits
 
 
 @dataclass
@@ -46,4 +49,22 @@ class Services:
     dispatcher: Dispatcher | None = None
     # The clock every feature reads; tests replace it to walk through time.
     clock: Callable[[], datetime] = utcnow
-    extra: dict[str, Any] = field(default_factory=dict)
+    # What build_application was asked for (tests and tools turn these off or tune them).
+    migrate: bool = True
+    register_commands: bool = True
+    dispatch: bool = True
+    limits: Limits | None = None  # Telegram's limits for the pacer; None: the real ones
+    webhook_stopping: bool = False  # shutting down: the webhook refuses updates (Telegram retries)
+    # Long-lived objects of features, created by their module (each reads its own with a typed helper).
+    card_editor: Any = None  # handlers.events_cards.CardEditor
+    vote_editor: Any = None  # handlers.votes.VoteEditor
+    press_batcher: Any = None  # handlers.votes.PressBatcher
+
+    def notices_committed(self, due_at: datetime) -> None:
+        """A transaction that enqueued notices committed (bot.schedule.notices calls this): wake the
+        dispatcher for the earliest of them; one due later than a sweep away is found by the sweep."""
+        if self.dispatcher is None:
+            return
+        delay = (due_at - self.clock()).total_seconds()
+        if delay < self.settings.sweep_interval:
+            self.dispatcher.wake(max(delay, 0.0))

@@ -9,14 +9,15 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler
 
 from bot.db import models as m
+from bot.domain import agenda as ag
 from bot.domain import meetings as mt
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_
 from bot.render import meetings as rm
 from bot.render.keyboard import Button, Keyboard, callback
 from handlers.common import Ctx, handler, markup, split_fields
-from handlers.dialogue import Form, Step, begin, register_form, remember, run_oneline
-from handlers.meetings import admin_ids, meeting_for, meeting_id_arg, wake
+from handlers.dialogue import Form, Step, begin, register_form, remember, run_oneline, take
+from handlers.meetings import admin_ids, meeting_for, meeting_id_arg
 from handlers.router import on_callback, parse_id
 
 ADDITEM_EXAMPLE = N_("/additem Summer party in June | Who helps with the food?")
@@ -41,13 +42,13 @@ async def member_networks(ctx: Ctx) -> list[m.Network]:
 async def submit(ctx: Ctx, network: m.Network, title: str, description: str) -> None:
     assert ctx.person is not None
     meeting = await mt.next_meeting(ctx.session, network, ctx.now)
-    item = await mt.submit_item(ctx.session, meeting, network, ctx.person, title, description, ctx.now)
+    item = await ag.submit_item(ctx.session, meeting, network, ctx.person, title, description, ctx.now)
     t = ctx.t
     line = rm.meeting_line(t, network, meeting)
     if item.status == "accepted":
         await ctx.reply(t._("“{title}” is on the agenda of {meeting}.", title=item.title, meeting=line))
         return
-    await mt.notify_late(ctx.session, item, network, meeting, await admin_ids(ctx, network))
+    await ag.notify_late(ctx.session, item, network, meeting, await admin_ids(ctx, network))
     await ctx.reply(
         t._(
             "The deadline for items for {meeting} was {deadline}. I have sent “{title}” to the coordinators; "
@@ -57,7 +58,6 @@ async def submit(ctx: Ctx, network: m.Network, title: str, description: str) -> 
             title=item.title,
         )
     )
-    wake(ctx)
 
 
 async def submit_or_pick(ctx: Ctx, data: dict[str, Any]) -> None:
@@ -75,7 +75,7 @@ async def submit_or_pick(ctx: Ctx, data: dict[str, Any]) -> None:
         return
     # Several networks: keep the item for a moment and ask which one (the button is only a key).
     await remember(ctx, PICK_KIND, {"title": title, "description": description}, step=99)
-    keyboard: Keyboard = [[Button(n.name[:60], callback("aipick", n.id))] for n in networks]
+    keyboard: Keyboard = [[Button(n.name[:60], callback("additem_network", n.id))] for n in networks]
     await ctx.reply(ctx.t._("Which network is the item for?"), keyboard)
 
 
@@ -102,36 +102,28 @@ async def additem(ctx: Ctx) -> None:
     await run_oneline(ctx, "additem", split_fields(ctx.arg_text, 2))
 
 
-@on_callback("aipick")
+@on_callback("additem_network")
 async def pick_network(ctx: Ctx, obj_id: str, value: str) -> None:
     network_id = parse_id(obj_id)
     assert ctx.person is not None
-    pending = await ctx.session.scalar(
-        select(m.Dialogue).where(
-            m.Dialogue.chat_id == ctx.chat.id,
-            m.Dialogue.user_tg_id == ctx.person.tg_id,
-            m.Dialogue.kind == PICK_KIND,
-        )
-    )
     network = next((n for n in await member_networks(ctx) if n.id == network_id), None)
-    if pending is None or network is None:
+    data = await take(ctx, PICK_KIND) if network is not None else None
+    if data is None or network is None:
         raise UserError(N_("This button no longer works."))
-    data = dict(pending.data)
-    await ctx.session.delete(pending)
     await ctx.answer()
     await submit(ctx, network, data["title"], data.get("description") or "")
 
 
 async def agenda_view(ctx: Ctx, meeting: m.Meeting, network: m.Network) -> tuple[str, Keyboard | None]:
     t = ctx.t
-    standing = await mt.standing_items(ctx.session, network.id)
-    items = await mt.items_of(ctx.session, meeting.id)
+    standing = await ag.standing_items(ctx.session, network.id)
+    items = await ag.items_of(ctx.session, meeting.id)
     names = await rm._names(ctx.session, items)
     text = rm.agenda_text(t, network, meeting, standing, items, names)
     keyboard: Keyboard | None = None
     if await ctx.is_coordinator(network):
         if ctx.is_private:
-            who = await mt.attendance(ctx.session, meeting.id)
+            who = await ag.attendance(ctx.session, meeting.id)
             text += "\n\n" + rm.attendance_text(t, network, meeting, who)
         if items and meeting.starts_at > ctx.now:
             text += "\n\n" + t._("<i>Coordinators: ↑ ↓ move an item, ✕ withdraws it.</i>")
@@ -140,9 +132,9 @@ async def agenda_view(ctx: Ctx, meeting: m.Meeting, network: m.Network) -> tuple
                 short = item.title[:18]
                 keyboard.append(
                     [
-                        Button(f"↑ {short}", callback("aimv", item.id, "u")),
-                        Button("↓", callback("aimv", item.id, "d")),
-                        Button("✕", callback("aimv", item.id, "w")),
+                        Button(f"↑ {short}", callback("agenda_item_move", item.id, "u")),
+                        Button("↓", callback("agenda_item_move", item.id, "d")),
+                        Button("✕", callback("agenda_item_move", item.id, "w")),
                     ]
                 )
     return text, keyboard
@@ -164,7 +156,7 @@ async def _item_and_network(ctx: Ctx, obj_id: str) -> tuple[m.AgendaItem, m.Meet
     return item, meeting, network
 
 
-@on_callback("aimv")
+@on_callback("agenda_item_move")
 async def move_button(ctx: Ctx, obj_id: str, value: str) -> None:
     item, meeting, network = await _item_and_network(ctx, obj_id)
     if not await ctx.is_coordinator(network):
@@ -172,9 +164,9 @@ async def move_button(ctx: Ctx, obj_id: str, value: str) -> None:
     if meeting.starts_at <= ctx.now or meeting.status != "scheduled":
         raise UserError(N_("That meeting can no longer be changed."))
     if value in ("u", "d"):
-        changed = await mt.move_item(ctx.session, item, -1 if value == "u" else 1)
+        changed = await ag.move_item(ctx.session, item, -1 if value == "u" else 1)
     elif value == "w":
-        changed = await mt.withdraw_item(ctx.session, item)
+        changed = await ag.withdraw_item(ctx.session, item)
     else:
         raise UserError(N_("This button no longer works."))
     await ctx.answer(ctx.t.plain("Done.") if changed else ctx.t.plain("Nothing to change."))
@@ -193,14 +185,14 @@ async def move_button(ctx: Ctx, obj_id: str, value: str) -> None:
             pass  # the message is too old or unchanged: the answer above already told the presser
 
 
-@on_callback("late")
+@on_callback("late_item_decide")
 async def late_button(ctx: Ctx, obj_id: str, value: str) -> None:
     item, _meeting, network = await _item_and_network(ctx, obj_id)
     if not await ctx.is_coordinator(network):
         raise NotAllowed(N_("Only the network's coordinators can do that."))
     if value not in ("a", "d"):
         raise UserError(N_("This button no longer works."))
-    if not await mt.decide_late(ctx.session, item, value == "a", ctx.now):
+    if not await ag.decide_late(ctx.session, item, value == "a", ctx.now):
         raise UserError(N_("Another coordinator has already decided on this item."))
     t = ctx.t
     assert ctx.person is not None
@@ -220,7 +212,6 @@ async def late_button(ctx: Ctx, obj_id: str, value: str) -> None:
             )
         except TelegramError:
             pass
-    wake(ctx)
 
 
 def standing_list(ctx: Ctx, items: list[m.StandingItem]) -> str:
@@ -248,15 +239,15 @@ async def standing(ctx: Ctx) -> None:
         await ctx.require_coordinator(network)
         action = words[0].lower()
         if action == "add" and len(words) >= 3:
-            await mt.add_standing(ctx.session, network, " ".join(words[2:]), words[1].lower())
+            await ag.add_standing(ctx.session, network, " ".join(words[2:]), words[1].lower())
         elif action == "remove" and len(words) == 2 and words[1].isdecimal():
-            await mt.remove_standing(ctx.session, network, int(words[1]))
+            await ag.remove_standing(ctx.session, network, int(words[1]))
         else:
             raise UserError(
                 N_("I did not understand that. Example: {example}"), example="/standing add end Eventuelt"
             )
         await ctx.reply(ctx.t._("Saved."))
-    await ctx.reply(standing_list(ctx, await mt.standing_items(ctx.session, network.id)))
+    await ctx.reply(standing_list(ctx, await ag.standing_items(ctx.session, network.id)))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

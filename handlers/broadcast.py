@@ -84,9 +84,6 @@ async def _finish(ctx: Ctx, data: dict[str, Any]) -> None:
                 when=ctx.t.when(due, network.timezone),
             )
         )
-    if ctx.services.dispatcher is not None:
-        delay = max((due - ctx.now).total_seconds(), 0.0)
-        ctx.services.dispatcher.wake(delay if delay < ctx.services.settings.sweep_interval else 0.1)
 
 
 register_form(
@@ -129,7 +126,7 @@ async def _list_scheduled(ctx: Ctx, networks: list[m.Network]) -> None:
                 when=ctx.t.when(bc.due_at, net.timezone),
                 preview=preview,
             ),
-            [[Button(ctx.t.plain("Cancel this broadcast"), callback("bccancel", bc.id, ""))]],
+            [[Button(ctx.t.plain("Cancel this broadcast"), callback("broadcast_cancel", bc.id, ""))]],
         )
 
 
@@ -146,7 +143,7 @@ async def broadcast(ctx: Ctx) -> None:
         else:
             await ctx.reply(
                 ctx.t._("Which network should the broadcast go to?"),
-                [[Button(n.name[:40], callback("bcnet", n.id, ""))] for n in networks],
+                [[Button(n.name[:40], callback("broadcast_network", n.id, ""))] for n in networks],
             )
         return
     if len(networks) > 1:
@@ -167,7 +164,7 @@ async def broadcast(ctx: Ctx) -> None:
     await _finish(ctx, data)
 
 
-@on_callback("bcnet")
+@on_callback("broadcast_network")
 async def choose_network(ctx: Ctx, obj_id: str, _value: str) -> None:
     network = await ctx.session.get(m.Network, parse_id(obj_id))
     if network is None or not await ctx.is_coordinator(network):
@@ -176,7 +173,7 @@ async def choose_network(ctx: Ctx, obj_id: str, _value: str) -> None:
     await begin(ctx, "broadcast", {"network_id": network.id})
 
 
-@on_callback("bccancel")
+@on_callback("broadcast_cancel")
 async def cancel_broadcast(ctx: Ctx, obj_id: str, _value: str) -> None:
     bc = await ctx.session.get(m.Broadcast, parse_id(obj_id))
     network = await ctx.session.get(m.Network, bc.network_id) if bc is not None else None

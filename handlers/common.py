@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     Chat,
     ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
     Update,
 )
@@ -29,6 +27,7 @@ from bot.domain import people
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_, Translator, get_translator, negotiate
 from bot.render.keyboard import Keyboard
+from bot.render.markup import markup as markup  # where the handlers import it from
 from bot.render.text import clean_input, split_message
 from bot.services import Services
 
@@ -41,22 +40,6 @@ def services_of(context: Context) -> Services:
     services = context.application.bot_data["services"]
     assert isinstance(services, Services)
     return services
-
-
-def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
-    if not keyboard:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(b.label, url=b.url)
-                if b.url
-                else InlineKeyboardButton(b.label, callback_data=b.data)
-                for b in row
-            ]
-            for row in keyboard
-        ]
-    )
 
 
 @dataclass
@@ -201,7 +184,7 @@ Handler = Callable[[Ctx], Awaitable[Any]]
 T = TypeVar("T")
 
 
-def handler(func: Handler) -> Callable[[Update, Context], Awaitable[None]]:
+def handler(func: Handler) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
     """Wrap a feature handler in the per-update session and error translation."""
 
     @functools.wraps(func)

@@ -13,7 +13,7 @@ from handlers.common import Ctx, handler, markup
 from handlers.router import on_callback
 
 PAGE = 10
-KIND = "dec"
+KIND = "decisions"
 
 
 def _page_data(offset: int, words: str) -> str | None:

@@ -40,11 +40,11 @@ async def deliveries_command(ctx: Ctx) -> None:
         return
     await ctx.reply(
         ctx.t._("Which network?"),
-        [[Button(n.name[:40], callback("dlvnet", n.id, ""))] for n in networks],
+        [[Button(n.name[:40], callback("deliveries_network", n.id, ""))] for n in networks],
     )
 
 
-@on_callback("dlvnet")
+@on_callback("deliveries_network")
 async def choose_network(ctx: Ctx, obj_id: str, _value: str) -> None:
     network = await ctx.session.get(m.Network, parse_id(obj_id))
     if network is None or not await ctx.is_coordinator(network):

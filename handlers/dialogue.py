@@ -78,15 +78,20 @@ async def _ask(ctx: Ctx, form: Form, step_no: int) -> None:
     await ctx.reply(f"{text}\n<i>{' '.join(hints)}</i>", force_reply=not ctx.is_private)
 
 
-async def remember(ctx: Ctx, kind: str, data: dict[str, Any], step: int = 0) -> None:
-    """Store (replacing any earlier one) this person's dialogue state in this chat."""
+async def remember(
+    ctx: Ctx, kind: str, data: dict[str, Any], step: int = 0, *, chat_id: int | None = None
+) -> None:
+    """Store (replacing any earlier one) this person's dialogue state in this chat (or in `chat_id`:
+    the private chat, for a question asked there about a press in a group). The only writer of
+    dialogue rows; stamped with the update's time."""
     assert ctx.person is not None
+    chat = ctx.chat.id if chat_id is None else chat_id
     await ctx.session.execute(
-        delete(m.Dialogue).where(m.Dialogue.chat_id == ctx.chat.id, m.Dialogue.user_tg_id == ctx.person.tg_id)
+        delete(m.Dialogue).where(m.Dialogue.chat_id == chat, m.Dialogue.user_tg_id == ctx.person.tg_id)
     )
     ctx.session.add(
         m.Dialogue(
-            chat_id=ctx.chat.id,
+            chat_id=chat,
             user_tg_id=ctx.person.tg_id,
             kind=kind,
             step=step,
@@ -94,6 +99,24 @@ async def remember(ctx: Ctx, kind: str, data: dict[str, Any], step: int = 0) -> 
             updated_at=ctx.now,
         )
     )
+
+
+async def take(ctx: Ctx, kind: str) -> dict[str, Any] | None:
+    """The data stored by `remember(ctx, kind, …)` in this chat, removed; None if there is none."""
+    assert ctx.person is not None
+    pending = await ctx.session.scalar(
+        select(m.Dialogue).where(
+            m.Dialogue.chat_id == ctx.chat.id,
+            m.Dialogue.user_tg_id == ctx.person.tg_id,
+            m.Dialogue.kind == kind,
+        )
+    )
+    if pending is None:
+        return None
+    data = dict(pending.data)
+    await ctx.session.delete(pending)
+    await ctx.session.flush()
+    return data
 
 
 async def begin(ctx: Ctx, kind: str, data: dict[str, Any] | None = None) -> None:

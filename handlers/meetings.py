@@ -8,6 +8,7 @@ from typing import Any
 from telegram.ext import Application, CommandHandler
 
 from bot.db import models as m
+from bot.domain import agenda as ag
 from bot.domain import meetings as mt
 from bot.domain import people
 from bot.domain.errors import UserError
@@ -20,11 +21,6 @@ from handlers.router import on_callback, parse_id
 
 NEWMEETING_EXAMPLE = N_("/newmeeting 2027-04-06 17:00 | Town hall, meeting room 2")
 ATTENDANCE_VALUES = {"a": "attending", "r": "regrets", "s": "substitute"}
-
-
-def wake(ctx: Ctx) -> None:
-    if ctx.services.dispatcher is not None:
-        ctx.services.dispatcher.wake(0.2)
 
 
 async def admin_ids(ctx: Ctx, network: m.Network) -> frozenset[int]:
@@ -64,7 +60,6 @@ async def finish_newmeeting(ctx: Ctx, data: dict[str, Any]) -> None:
                 deadline=rm.when(t, network, deadline),
             )
         )
-        wake(ctx)
         return
     await ctx.reply(
         t._(
@@ -75,7 +70,6 @@ async def finish_newmeeting(ctx: Ctx, data: dict[str, Any]) -> None:
             deadline=rm.when(t, network, deadline),
         )
     )
-    wake(ctx)
 
 
 register_form(
@@ -169,7 +163,7 @@ async def meeting_for(ctx: Ctx, meeting_id: int | None) -> tuple[m.Meeting, m.Ne
 async def attendance_command(ctx: Ctx) -> None:
     meeting, network = await meeting_for(ctx, meeting_id_arg(ctx, "/attendance 3"))
     await ctx.require_coordinator(network)
-    who = await mt.attendance(ctx.session, meeting.id)
+    who = await ag.attendance(ctx.session, meeting.id)
     await ctx.reply(rm.attendance_text(ctx.t, network, meeting, who))
 
 
@@ -197,7 +191,6 @@ async def movemeeting(ctx: Ctx) -> None:
         + "\n"
         + ctx.t._("The group, those who said they attend and the followers are told.")
     )
-    wake(ctx)
 
 
 @handler
@@ -213,10 +206,9 @@ async def cancelmeeting(ctx: Ctx) -> None:
         + "\n"
         + ctx.t._("The group, those who said they attend and the followers are told.")
     )
-    wake(ctx)
 
 
-@on_callback("att")
+@on_callback("attendance")
 async def attendance_button(ctx: Ctx, obj_id: str, value: str) -> None:
     status = ATTENDANCE_VALUES.get(value)
     meeting = await ctx.session.get(m.Meeting, parse_id(obj_id))
@@ -224,7 +216,7 @@ async def attendance_button(ctx: Ctx, obj_id: str, value: str) -> None:
         raise UserError(N_("This button no longer works."))
     if meeting.starts_at <= ctx.now:
         raise UserError(N_("That meeting can no longer be changed."))
-    await mt.set_attendance(ctx.session, meeting, ctx.person, status, ctx.now)
+    await ag.set_attendance(ctx.session, meeting, ctx.person, status, ctx.now)
     labels = {"attending": N_("Attending"), "regrets": N_("Regrets"), "substitute": N_("Substitute")}
     # Translators: popup after a meeting answer; {answer} is "Attending", "Regrets" or "Substitute".
     await ctx.answer(ctx.t.plain("Noted: {answer}", answer=ctx.t.plain(labels[status])))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CommandHandler
 
 from bot.db import models as m
+from bot.domain import agenda as ag
 from bot.domain import meetings as mt
 from bot.domain import minutes as mn
 from bot.domain.errors import UserError
@@ -16,8 +16,8 @@ from bot.i18n import N_, get_translator
 from bot.render import meetings as rm
 from bot.render.text import clean_input
 from handlers.common import Ctx, handler, markup, send_to
-from handlers.dialogue import FORMS, Form, Step, register_form
-from handlers.meetings import meeting_id_arg, wake
+from handlers.dialogue import FORMS, Form, Step, register_form, remember
+from handlers.meetings import meeting_id_arg
 from handlers.router import on_callback, parse_id
 
 OBJECTION_KIND = "objection"
@@ -54,33 +54,20 @@ async def minutes(ctx: Ctx) -> None:
     )
     meeting.minutes_chat_id = sent.chat.id
     meeting.minutes_message_id = sent.message_id
-    wake(ctx)
 
 
-@on_callback("mobj")
+@on_callback("minutes_object")
 async def object_button(ctx: Ctx, obj_id: str, value: str) -> None:
     meeting = await ctx.session.get(m.Meeting, parse_id(obj_id))
     network = await ctx.session.get(m.Network, meeting.network_id) if meeting else None
     if meeting is None or network is None or ctx.person is None:
         raise UserError(N_("This button no longer works."))
     mn.check_open(meeting, network, ctx.now)
-    if not await mt.may_take_part(ctx.session, network.id, ctx.person):
+    if not await ag.may_take_part(ctx.session, network.id, ctx.person):
         raise UserError(N_("Only the network's members and followers can answer this."))
     # The reason is asked privately: objections are posted by the bot, not argued in the thread.
     person = ctx.person
-    await ctx.session.execute(
-        delete(m.Dialogue).where(m.Dialogue.chat_id == person.tg_id, m.Dialogue.user_tg_id == person.tg_id)
-    )
-    ctx.session.add(
-        m.Dialogue(
-            chat_id=person.tg_id,
-            user_tg_id=person.tg_id,
-            kind=OBJECTION_KIND,
-            step=0,
-            data={"meeting_id": meeting.id},
-            updated_at=ctx.now,
-        )
-    )
+    await remember(ctx, OBJECTION_KIND, {"meeting_id": meeting.id}, chat_id=person.tg_id)
     t = ctx.t
     question = t._(FORMS[OBJECTION_KIND].steps[0].prompt) + "\n<i>" + t._("/cancel stops.") + "</i>"
     try:

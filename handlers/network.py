@@ -100,13 +100,13 @@ def _settings_keyboard(ctx: Ctx) -> list[list[Button]]:
     t = ctx.t
     return [
         [
-            Button(t.plain("Language"), callback("set", nid, "lang")),
-            Button(t.plain("Time zone"), callback("set", nid, "tz")),
+            Button(t.plain("Language"), callback("settings", nid, "lang")),
+            Button(t.plain("Time zone"), callback("settings", nid, "tz")),
         ],
-        [Button(t.plain("Meeting rules"), callback("set", nid, "rules"))],
+        [Button(t.plain("Meeting rules"), callback("settings", nid, "rules"))],
         [
-            Button(t.plain("Add coordinator"), callback("set", nid, "coord")),
-            Button(t.plain("Add translator"), callback("set", nid, "transl")),
+            Button(t.plain("Add coordinator"), callback("settings", nid, "coord")),
+            Button(t.plain("Add translator"), callback("settings", nid, "transl")),
         ],
     ]
 
@@ -146,7 +146,7 @@ async def _apply_setting(ctx: Ctx, words: list[str]) -> str:
         network.language = lang
         return N_("Saved.")
     if key == "vote":
-        from bot.domain.votes import set_network_defaults
+        from bot.domain.vote_rules import set_network_defaults
 
         await set_network_defaults(network, rest)
         return N_("Saved.")
@@ -315,7 +315,7 @@ register_form(
 )
 
 
-@on_callback("set")
+@on_callback("settings")
 async def settings_button(ctx: Ctx, obj_id: str, action: str) -> None:
     network = await ctx.require_coordinator()
     if parse_id(obj_id) != network.id:

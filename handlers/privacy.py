@@ -45,14 +45,14 @@ async def forgetme(ctx: Ctx) -> None:
         ),
         [
             [
-                Button(ctx.t.plain("Yes, delete everything"), callback("forget", ctx.person.id, "yes")),
-                Button(ctx.t.plain("No, keep it"), callback("forget", ctx.person.id, "no")),
+                Button(ctx.t.plain("Yes, delete everything"), callback("forget_me", ctx.person.id, "yes")),
+                Button(ctx.t.plain("No, keep it"), callback("forget_me", ctx.person.id, "no")),
             ]
         ],
     )
 
 
-@on_callback("forget")
+@on_callback("forget_me")
 async def forget_button(ctx: Ctx, obj_id: str, value: str) -> None:
     assert ctx.person is not None
     if not ctx.is_private or obj_id != str(ctx.person.id):

@@ -14,6 +14,29 @@ from handlers.common import Ctx, handler
 CallbackFn = Callable[[Ctx, str, str], Awaitable[None]]
 CALLBACKS: dict[str, CallbackFn] = {}
 
+# The short kinds of earlier versions, still on buttons in people's chats: pressed, they reach the
+# handler of the kind they were renamed to (callback data is `kind:id:value`, at most 64 bytes).
+OLD_KINDS = {
+    "aipick": "additem_network",
+    "aimv": "agenda_item_move",
+    "late": "late_item_decide",
+    "forget": "forget_me",
+    "lang": "language",
+    "sub": "follow_toggle",
+    "unsub": "unfollow",
+    "rem": "reminder_lead",
+    "mobj": "minutes_object",
+    "dlvnet": "deliveries_network",
+    "ev": "event_card",
+    "dec": "decisions",
+    "att": "attendance",
+    "bccancel": "broadcast_cancel",
+    "bcnet": "broadcast_network",
+    "evnet": "newevent_network",
+    "evlist": "events_more",
+    "set": "settings",
+}
+
 
 def on_callback(kind: str) -> Callable[[CallbackFn], CallbackFn]:
     def deco(fn: CallbackFn) -> CallbackFn:
@@ -30,7 +53,7 @@ async def route(ctx: Ctx) -> None:
     query = ctx.update.callback_query
     assert query is not None
     kind, obj_id, value = parse_callback(query.data or "")
-    fn = CALLBACKS.get(kind)
+    fn = CALLBACKS.get(OLD_KINDS.get(kind, kind))
     if fn is None:
         raise UserError(N_("This button no longer works."))
     await fn(ctx, obj_id, value)

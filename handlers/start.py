@@ -97,7 +97,7 @@ async def help_command(ctx: Ctx) -> None:
 
 def language_keyboard(ctx: Ctx, target: str = "p") -> list[list[Button]]:
     obj = ctx.network.id if (target == "g" and ctx.network) else 0
-    return [[Button(LANGUAGE_NAMES[code], callback("lang", f"{target}{obj}", code)) for code in LANGUAGES]]
+    return [[Button(LANGUAGE_NAMES[code], callback("language", f"{target}{obj}", code)) for code in LANGUAGES]]
 
 
 @handler
@@ -113,7 +113,7 @@ async def language(ctx: Ctx) -> None:
     await ctx.reply(ctx.t._("Choose your language:"), language_keyboard(ctx))
 
 
-@on_callback("lang")
+@on_callback("language")
 async def choose_language(ctx: Ctx, target: str, code: str) -> None:
     assert ctx.person is not None
     if code not in LANGUAGES:

@@ -16,11 +16,6 @@ from handlers.router import on_callback, parse_id
 from handlers.start import start_payload
 
 
-def _wake(ctx: Ctx) -> None:
-    if ctx.services.dispatcher is not None:
-        ctx.services.dispatcher.wake(0.1)
-
-
 def lead_label(t: Translator, minutes: int) -> str:
     if minutes == 15:
         return t.plain("15 minutes")
@@ -57,7 +52,7 @@ async def _subscribe_view(ctx: Ctx) -> tuple[str, Keyboard]:
             [],
         )
     rows = [
-        [Button(("✅ " if n.id in followed else "➕ ") + n.name[:40], callback("sub", n.id, "t"))]
+        [Button(("✅ " if n.id in followed else "➕ ") + n.name[:40], callback("follow_toggle", n.id, "t"))]
         for n in nets
     ]
     text = ctx.t._("Choose the networks to follow (press again to stop). ✅ = you follow it.")
@@ -83,7 +78,7 @@ async def subscribe(ctx: Ctx) -> None:
     await ctx.reply(text, keyboard or None)
 
 
-@on_callback("sub")
+@on_callback("follow_toggle")
 async def toggle_follow(ctx: Ctx, obj_id: str, _value: str) -> None:
     assert ctx.person is not None
     network = await ctx.session.get(m.Network, parse_id(obj_id))
@@ -99,7 +94,6 @@ async def toggle_follow(ctx: Ctx, obj_id: str, _value: str) -> None:
         await ctx.answer(ctx.t.plain("You now follow {network}.", network=network.name))
     text, keyboard = await _subscribe_view(ctx)
     await _edit(ctx, text, keyboard)
-    _wake(ctx)
 
 
 @start_payload("net_")
@@ -118,7 +112,6 @@ async def follow_from_link(ctx: Ctx, slug: str) -> None:
                 network=network.name,
             )
         )
-        _wake(ctx)
     else:
         await ctx.reply(ctx.t._("You already follow {network}.", network=network.name))
 
@@ -128,9 +121,9 @@ async def _unsubscribe_view(ctx: Ctx) -> tuple[str, Keyboard]:
     followed = await people.followed_networks(ctx.session, ctx.person)
     if not followed:
         return ctx.t._("You do not follow any network. /subscribe to follow one."), []
-    rows = [[Button("✖ " + n.name[:40], callback("unsub", n.id, ""))] for n in followed]
+    rows = [[Button("✖ " + n.name[:40], callback("unfollow", n.id, ""))] for n in followed]
     if len(followed) > 1:
-        rows.append([Button(ctx.t.plain("Stop following all"), callback("unsub", "all", ""))])
+        rows.append([Button(ctx.t.plain("Stop following all"), callback("unfollow", "all", ""))])
     return ctx.t._("Which network do you want to stop following?"), rows
 
 
@@ -143,7 +136,7 @@ async def unsubscribe(ctx: Ctx) -> None:
     await ctx.reply(text, keyboard or None)
 
 
-@on_callback("unsub")
+@on_callback("unfollow")
 async def stop_following(ctx: Ctx, obj_id: str, _value: str) -> None:
     assert ctx.person is not None
     if obj_id == "all":
@@ -166,7 +159,7 @@ def _reminders_view(ctx: Ctx) -> tuple[str, Keyboard]:
     assert ctx.person is not None
     chosen = set(parse_minutes(ctx.person.reminder_minutes))
     row = [
-        Button(("✅ " if mins in chosen else "▫️ ") + lead_label(ctx.t, mins), callback("rem", mins, ""))
+        Button(("✅ " if mins in chosen else "▫️ ") + lead_label(ctx.t, mins), callback("reminder_lead", mins, ""))
         for mins in LEAD_TIMES
     ]
     names = ", ".join(lead_label(ctx.t, mins) for mins in LEAD_TIMES if mins in chosen)
@@ -190,7 +183,7 @@ async def reminders(ctx: Ctx) -> None:
     await ctx.reply(text, keyboard)
 
 
-@on_callback("rem")
+@on_callback("reminder_lead")
 async def toggle_lead_time(ctx: Ctx, obj_id: str, _value: str) -> None:
     assert ctx.person is not None
     minutes = parse_id(obj_id)
@@ -198,7 +191,6 @@ async def toggle_lead_time(ctx: Ctx, obj_id: str, _value: str) -> None:
     await ctx.answer(ctx.t.plain("Saved."))
     text, keyboard = _reminders_view(ctx)
     await _edit(ctx, text, keyboard)
-    _wake(ctx)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -15,7 +15,7 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler, CommandHandler
 
 from bot.db import models as m
-from bot.domain import votes
+from bot.domain import vote_rules, votes
 from bot.domain.errors import UserError
 from bot.i18n import N_, Translator, get_translator
 from bot.render import votes as render
@@ -23,12 +23,11 @@ from bot.render.keyboard import parse_callback
 from bot.schedule import notices
 from bot.schedule.notices import Rendered, renderer
 from bot.services import Services
-from handlers.common import Ctx, handler, markup, split_fields
+from handlers.common import Ctx, handler, markup, services_of, split_fields
 from handlers.dialogue import Form, Step, begin, register_form
 
 log = logging.getLogger(__name__)
 
-EDITOR_KEY = "vote_editor"
 RESULT_KIND = "vote_result"
 
 
@@ -180,7 +179,7 @@ class VoteEditor:
 
 
 def editor_of(ctx: Ctx) -> VoteEditor | None:
-    editor = ctx.context.application.bot_data.get(EDITOR_KEY)
+    editor = ctx.services.vote_editor
     return editor if isinstance(editor, VoteEditor) else None
 
 
@@ -202,7 +201,7 @@ async def vote_message_text(session: Any, vote: m.Vote, t: Translator, tz: str) 
 
 async def _open(ctx: Ctx, question: str, option_fields: list[str]) -> None:
     network = await ctx.require_coordinator()
-    options = await votes.parse_options(ctx.session, network, option_fields, ctx.now, ctx.t.lang)
+    options = await vote_rules.parse_options(ctx.session, network, option_fields, ctx.now, ctx.t.lang)
     vote = await votes.open_vote(ctx.session, network, ctx.person, question, options, ctx.now)
     t = ctx.group_t
     text = await vote_message_text(ctx.session, vote, t, network.timezone)
@@ -232,7 +231,7 @@ async def _parse_question(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
 async def _parse_options_step(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
     network = await ctx.require_coordinator()
     # Checked now, so a mistake is explained while the person is still answering.
-    await votes.parse_options(ctx.session, network, split_fields(text, 20), ctx.now, ctx.t.lang)
+    await vote_rules.parse_options(ctx.session, network, split_fields(text, 20), ctx.now, ctx.t.lang)
     return text
 
 
@@ -257,7 +256,7 @@ register_form(
             ),
         ],
         _finish_vote,
-        example=votes.EXAMPLE,
+        example=vote_rules.EXAMPLE,
     )
 )
 
@@ -304,9 +303,6 @@ class PressBatcher:
                     future.set_result(result)
 
 
-BATCHER_KEY = "vote_press_batcher"
-
-
 async def press(update: Update, context: Any) -> None:
     """A press of For, Against or Abstain (callback data `vote:{id}:{f|a|x}`): recorded in a batch,
     answered privately in the presser's language, and the vote message edited when the limits allow."""
@@ -317,7 +313,8 @@ async def press(update: Update, context: Any) -> None:
         raise ApplicationHandlerStop
     _kind, obj_id, value = parse_callback(query.data or "")
     vote_id = int(obj_id) if obj_id.isdecimal() and len(obj_id) <= 12 else None
-    batcher = context.application.bot_data[BATCHER_KEY]
+    batcher = services_of(context).press_batcher
+    assert isinstance(batcher, PressBatcher)
     result = await batcher.submit(
         votes.PressIn(
             tg_id=user.id,
@@ -337,7 +334,7 @@ async def press(update: Update, context: Any) -> None:
     except TelegramError as err:
         log.info("answering a vote press failed: %s", type(err).__name__)
     if result.changed and result.vote_id is not None and result.chat_id is not None:
-        editor = context.application.bot_data.get(EDITOR_KEY)
+        editor = services_of(context).vote_editor
         if isinstance(editor, VoteEditor):
             editor.poke(result.vote_id, result.chat_id)
     raise ApplicationHandlerStop
@@ -346,7 +343,7 @@ async def press(update: Update, context: Any) -> None:
 # --- closing ---------------------------------------------------------------------------------
 
 
-async def _announce(ctx: Ctx, vote: m.Vote, result: votes.Result, counts: votes.Tally) -> None:
+async def _announce(ctx: Ctx, vote: m.Vote, result: vote_rules.Result, counts: vote_rules.Tally) -> None:
     attending = await votes.attending_count(ctx.session, vote)
     await ctx.session.commit()
     await ctx.reply(render.result_text(vote, result, counts, ctx.group_t, attending=attending), quote=False)
@@ -370,7 +367,7 @@ async def closevote(ctx: Ctx) -> None:
 
 async def _hand_count(ctx: Ctx, words: list[str]) -> None:
     network = await ctx.require_coordinator()
-    vote_ref, for_, against, abstain = votes.parse_hands(words)
+    vote_ref, for_, against, abstain = vote_rules.parse_hands(words)
     vote = await votes.find_vote(ctx.session, network, vote_ref)
     result, counts, _decision = await votes.record_hand_count(
         ctx.session, vote, for_, against, abstain, ctx.now
@@ -396,7 +393,7 @@ async def _parse_vote_ref(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
 
 
 async def _parse_counts(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
-    votes.parse_hands(["0", *text.replace(",", " ").split()])
+    vote_rules.parse_hands(["0", *text.replace(",", " ").split()])
     return text
 
 
@@ -424,6 +421,7 @@ register_form(
 # --- the deadline ----------------------------------------------------------------------------
 
 
+@notices.action(vote_rules.CLOSE_KIND)
 async def close_at_deadline(session: Any, notice: m.Notice, _now: Any = None) -> None:
     """Database work done once when the deadline notice is due: close the vote (decided at the
     deadline itself) and plan the announcement of its result in the group."""
@@ -443,17 +441,6 @@ async def close_at_deadline(session: Any, notice: m.Notice, _now: Any = None) ->
     )
 
 
-_register_action = getattr(notices, "action", None)
-if _register_action is not None:
-    _register_action(votes.CLOSE_KIND)(close_at_deadline)
-else:  # a delivery engine without actions commits what a renderer did; skipped = nothing to send
-
-    @renderer(votes.CLOSE_KIND)
-    async def _close_as_renderer(session: Any, notice: m.Notice, t: Translator) -> Rendered | None:
-        await close_at_deadline(session, notice)
-        return None
-
-
 @renderer(RESULT_KIND)
 async def render_result(session: Any, notice: m.Notice, t: Translator) -> Rendered | None:
     """The result of a vote closed by its deadline, from the decision recorded when it closed."""
@@ -464,20 +451,21 @@ async def render_result(session: Any, notice: m.Notice, t: Translator) -> Render
     if decision is None:
         return None
     d = decision.details or {}
-    counts = votes.Tally(
+    counts = vote_rules.Tally(
         int(d.get("for") or 0),
         int(d.get("against") or 0),
         int(d.get("abstain") or 0),
         by_hand=bool(d.get("by_hand")),
     )
-    result = votes.Result(decision.outcome, str(d.get("decided_by") or vote.rule), d.get("quorum"))
+    result = vote_rules.Result(decision.outcome, str(d.get("decided_by") or vote.rule), d.get("quorum"))
     return Rendered(render.result_text(vote, result, counts, t, attending=d.get("attending")))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     editor = VoteEditor(app)
-    app.bot_data[EDITOR_KEY] = editor
-    app.bot_data[BATCHER_KEY] = PressBatcher(app)
+    services = app.bot_data["services"]
+    services.vote_editor = editor
+    services.press_batcher = PressBatcher(app)
     # Before the generic button router (group 0): presses of votes take this tuned path.
     app.add_handler(CallbackQueryHandler(press, pattern=r"^vote:"), group=-1)
     app.add_handler(CommandHandler("vote", vote_command), group=0)

@@ -16,7 +16,7 @@ from bot.testing.harness import BotHarness, texts
 
 # Callback kinds only coordinators may use (members' buttons — votes, attendance, RSVPs,
 # objections — are checked by the features' own tests).
-COORDINATOR_KINDS = {"set", "late", "bccancel", "bcnet"}
+COORDINATOR_KINDS = {"settings", "late_item_decide", "broadcast_cancel", "broadcast_network"}
 SEEN_TABLES = {"persons", "memberships"}
 
 
@@ -92,7 +92,7 @@ async def test_coordinator_commands_and_buttons_refused_for_everyone_else(bot: B
         (group_a.id, buttons[0][1], f"set:{network_a}:rules"),
         (group_a.id, buttons[0][1], f"dlvnet:{network_a}:"),
     ]
-    assert any(data.startswith("set:") for _c, _m, data in buttons), buttons
+    assert any(data.startswith("settings:") for _c, _m, data in buttons), buttons
 
     args = {
         "settings": "rules 5 3 3 3",

@@ -31,7 +31,7 @@ async def _people(h: BotHarness, n: int, base: int = 5000) -> list[tuple[int, in
 
 
 async def _enqueue(h: BotHarness, people: list[tuple[int, int]], due: datetime, tag: str = "t") -> None:
-    async with h.services.sessionmaker() as s:
+    async with h.quiet_session() as s:
         await enqueue_many(
             s,
             [

@@ -32,7 +32,7 @@ async def test_two_instances_share_telegrams_global_limit(db_url: str) -> None:
         da, db = a.services.dispatcher, b.services.dispatcher
         assert da is not None and db is not None
         assert isinstance(da.pacer.shared, SharedBudget) and isinstance(db.pacer.shared, SharedBudget)
-        async with a.services.sessionmaker() as s:
+        async with a.quiet_session() as s:
             await enqueue_many(
                 s,
                 [

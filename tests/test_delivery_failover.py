@@ -23,7 +23,7 @@ async def _render(session: Any, notice: m.Notice, t: Any) -> Rendered:
 
 
 async def _enqueue(h: BotHarness, n: int) -> None:
-    async with h.services.sessionmaker() as s:
+    async with h.quiet_session() as s:
         await enqueue_many(
             s,
             [

@@ -308,7 +308,7 @@ async def test_burst_of_going_presses_collapses_into_few_edits(clocked_bot: BotH
 
     from bot.i18n import get_translator
     from bot.testing.fake_bot_api import html_to_plain as plain
-    from handlers.events import GROUP_EDIT_INTERVAL, CardEditor
+    from handlers.events_cards import GROUP_EDIT_INTERVAL, CardEditor
 
     bot = clocked_bot
     admin, group = await _setup(bot)
@@ -328,7 +328,7 @@ async def test_burst_of_going_presses_collapses_into_few_edits(clocked_bot: BotH
 
     async def quiet() -> None:
         """Until the planned edits are done."""
-        editor = bot.services.extra["event_cards"]
+        editor = bot.services.card_editor
         assert isinstance(editor, CardEditor)
         deadline = time.monotonic() + 4 * GROUP_EDIT_INTERVAL
         while editor.busy and time.monotonic() < deadline:

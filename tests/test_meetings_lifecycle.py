@@ -81,12 +81,14 @@ async def test_meeting_life_across_dst(clocked_bot: BotHarness) -> None:
     assert "⚠️" in refused[-1].plain_text
     assert await notices(bot) == []
 
-    created = await bot.say(mette, "/newmeeting 2027-04-06 17:00 | Rådhuset, mødelokale 2", group)
-    reply = created[-1].plain_text or ""
-    assert "Møde 1 er planlagt" in reply and "tirsdag den 6. april 2027 17.00" in reply
-    assert "lørdag den 27. marts 2027 17.00" in reply  # the deadline, 10 days before, in winter time
-    # A later meeting, so notices list the next dates.
-    await bot.say(mette, "/newmeeting 2027-06-08 17:00 | Frivilligcenter Rudersdal", group)
+    # Both created before the dispatcher looks (the call lists the next dates).
+    with bot.wakes_held():
+        created = await bot.say(mette, "/newmeeting 2027-04-06 17:00 | Rådhuset, mødelokale 2", group)
+        reply = created[-1].plain_text or ""
+        assert "Møde 1 er planlagt" in reply and "tirsdag den 6. april 2027 17.00" in reply
+        assert "lørdag den 27. marts 2027 17.00" in reply  # the deadline, 10 days before, in winter time
+        # A later meeting, so notices list the next dates.
+        await bot.say(mette, "/newmeeting 2027-06-08 17:00 | Frivilligcenter Rudersdal", group)
     await bot.run_due()
 
     async with bot.services.sessionmaker() as s:

@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 from bot.db import models as m
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.logging_setup import REDACTED, JsonFormatter, KeyValueFormatter, Redactor, configure_logging
-from bot.schedule.notices import enqueue_many
+from bot.schedule.notices import Rendered, enqueue_many, renderer
 from bot.testing.fake_bot_api import FakeBotAPI, FakeUser, private_chat
 
 TOKEN = "7654321098:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw4"
@@ -102,6 +103,12 @@ async def _render(session, notice, t):
 from bot.cli import main
 sys.exit(main(["run"]))
 """
+
+
+# Enqueuing checks the kind against the registry of this process too (bot.schedule.registry).
+@renderer("ops_test")
+async def _render_ops_test(session: Any, notice: m.Notice, t: Any) -> Rendered | None:
+    return Rendered(text=f"ops notice {notice.id}")
 
 
 def free_port() -> int:

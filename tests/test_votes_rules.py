@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.errors import UserError
-from bot.domain.votes import decide, parse_hands, parse_rule
+from bot.domain.vote_rules import decide, parse_hands, parse_rule
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
+from bot.domain import agenda as ag
 from bot.domain import meetings as mt
 from bot.domain.decisions import record_decision
 from bot.domain.errors import UserError
@@ -100,7 +101,7 @@ async def object_to(
             limit=MAX_REASON,
         )
     check_open(meeting, network, now)
-    if not await mt.may_take_part(session, network.id, person):
+    if not await ag.may_take_part(session, network.id, person):
         raise UserError(N_("Only the network's members and followers can answer this."))
     objection = m.Objection(meeting_id=meeting.id, person_id=person.id, reason=reason, created_at=now)
     session.add(objection)

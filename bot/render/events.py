@@ -9,7 +9,7 @@ from bot.domain.translations import Texts
 from bot.i18n import Translator
 from bot.render.keyboard import Button, Keyboard, callback
 
-KIND = "ev"
+KIND = "event_card"
 
 
 def language_name(code: str, t: Translator) -> str:
@@ -111,4 +111,4 @@ def list_keyboard(offset: int, more: bool, t: Translator) -> Keyboard | None:
     if not more:
         return None
     # Translators: button under a list of events: show the next page of events.
-    return [[Button(t.plain("More"), callback("evlist", offset, ""))]]
+    return [[Button(t.plain("More"), callback("events_more", offset, ""))]]

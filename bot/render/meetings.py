@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.bidi import isolate_lines
 from bot.db import models as m
+from bot.domain import agenda as ag
 from bot.domain import meetings as mt
 from bot.domain import minutes as mn
 from bot.domain.people import DEFAULT_STANDING_ITEMS
@@ -60,18 +61,18 @@ def attendance_keyboard(t: Translator, meeting: m.Meeting) -> Keyboard:
     return [
         [
             # Translators: meeting answer button: "I will attend the meeting".
-            Button(t.plain("Attending"), callback("att", meeting.id, "a")),
+            Button(t.plain("Attending"), callback("attendance", meeting.id, "a")),
             # Translators: meeting answer button: "I cannot come (and send my apologies)"; not "sorry".
-            Button(t.plain("Regrets"), callback("att", meeting.id, "r")),
+            Button(t.plain("Regrets"), callback("attendance", meeting.id, "r")),
             # Translators: meeting answer button: "I cannot come; a substitute (stand-in) comes in my place".
-            Button(t.plain("Substitute"), callback("att", meeting.id, "s")),
+            Button(t.plain("Substitute"), callback("attendance", meeting.id, "s")),
         ]
     ]
 
 
 def objection_keyboard(t: Translator, meeting: m.Meeting) -> Keyboard:
     # Translators: button under a meeting's minutes: "I object to these minutes" (a verb, not "thing").
-    return [[Button(t.plain("Object"), callback("mobj", meeting.id, ""))]]
+    return [[Button(t.plain("Object"), callback("minutes_object", meeting.id, ""))]]
 
 
 def agenda_lines(
@@ -177,8 +178,8 @@ async def _names(session: AsyncSession, items: Sequence[m.AgendaItem]) -> dict[i
 async def full_agenda(
     session: AsyncSession, t: Translator, network: m.Network, meeting: m.Meeting
 ) -> list[str]:
-    standing = await mt.standing_items(session, network.id)
-    items = await mt.items_of(session, meeting.id)
+    standing = await ag.standing_items(session, network.id)
+    items = await ag.items_of(session, meeting.id)
     return agenda_lines(t, standing, items, await _names(session, items))
 
 
@@ -343,9 +344,9 @@ async def render_late(session: AsyncSession, notice: m.Notice, t: Translator) ->
     keyboard = [
         [
             # Translators: button for coordinators: accept an agenda item that came in after the deadline.
-            Button(t.plain("Accept"), callback("late", item.id, "a")),
+            Button(t.plain("Accept"), callback("late_item_decide", item.id, "a")),
             # Translators: button for coordinators: refuse an agenda item that came in after the deadline.
-            Button(t.plain("Decline"), callback("late", item.id, "d")),
+            Button(t.plain("Decline"), callback("late_item_decide", item.id, "d")),
         ]
     ]
     return Rendered(text, keyboard)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.db import models as m
-from bot.domain.votes import CHOICES, CODE_OF, Result, Tally
+from bot.domain.vote_rules import CHOICES, CODE_OF, Result, Tally
 from bot.i18n import N_, Raw, Translator
 from bot.render.keyboard import Button, Keyboard, callback
 

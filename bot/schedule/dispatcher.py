@@ -41,7 +41,7 @@ from bot.domain import deliveries
 from bot.i18n import Translator, get_translator, negotiate
 from bot.schedule.budget import SharedBudget
 from bot.schedule.notices import ACTIONS, AFTER_SEND, RENDERERS, Rendered
-from bot.schedule.pacing import Limits, Pacer
+from bot.schedule.pacing import Pacer
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,7 @@ class Dispatcher:
         self.app = app
         self.services = services
         self.instance = uuid.uuid4().hex[:12]
-        limits = services.extra.get("limits")
-        self.pacer = Pacer(limits if isinstance(limits, Limits) else None)
+        self.pacer = Pacer(services.limits)
         if self.pacer.limits.global_per_second <= 1000 and services.engine.dialect.name == "postgresql":
             # Several instances may share this database: they share Telegram's global limit too.
             self.pacer.shared = SharedBudget(services.engine)
@@ -405,7 +404,7 @@ class Dispatcher:
         )
 
     async def _send(self, job: _Job) -> None:
-        from handlers.common import markup
+        from bot.render.markup import markup
 
         rendered = job.rendered
         assert rendered is not None

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.db import models as m
 from bot.domain.people import insert_for
 from bot.i18n import Translator
 from bot.render.keyboard import Keyboard
+from bot.schedule import registry
 
 
 @dataclass
@@ -46,6 +48,34 @@ T = TypeVar("T")
 RENDERERS: dict[str, Renderer] = {}
 AFTER_SEND: dict[str, AfterSend] = {}
 ACTIONS: dict[str, Action] = {}
+
+
+# --- waking the dispatcher: after the commit, by itself ---------------------------------------------
+# Enqueuing notes the earliest due time in the session; when that session commits, the function the
+# sessionmaker put in `session.info[WAKER]` (Services.notices_committed) is called with it. So nobody
+# calls `dispatcher.wake()` by hand, and the dispatcher never looks before the rows are visible.
+
+WAKER = "volbot_waker"
+_DUE = "volbot_enqueued_due"
+
+
+def _note_enqueued(session: AsyncSession, due_at: datetime) -> None:
+    earliest = session.info.get(_DUE)
+    if earliest is None or due_at < earliest:
+        session.info[_DUE] = due_at
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    due = session.info.pop(_DUE, None)
+    waker = session.info.get(WAKER)
+    if due is not None and waker is not None:
+        waker(due)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_DUE, None)
 
 
 async def memo(session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
@@ -94,7 +124,9 @@ async def enqueue(
     ref_id: int | None = None,
     payload: dict[str, Any] | None = None,
 ) -> bool:
-    """Plan a notice; returns False when one with that key already exists (nothing changes)."""
+    """Plan a notice; returns False when one with that key already exists (nothing changes). A kind
+    nobody renders is refused here (bot.schedule.registry)."""
+    registry.require_known((kind,))
     stmt = insert_for(session, m.Notice.__table__).values(
         kind=kind,
         dedup_key=dedup_key[:160],
@@ -109,6 +141,8 @@ async def enqueue(
         created_at=m.utcnow(),
     )
     result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"]))
+    if result.rowcount:  # type: ignore[attr-defined]
+        _note_enqueued(session, due_at)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -116,6 +150,7 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int
     """Plan many notices in one statement (broadcasts to thousands). Keys as in `enqueue`."""
     if not rows:
         return 0
+    registry.require_known({r["kind"] for r in rows})
     now = m.utcnow()
     values = [
         {
@@ -139,6 +174,8 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int
         stmt = insert_for(session, m.Notice.__table__).values(values[i : i + 500])
         result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"]))
         total += result.rowcount or 0  # type: ignore[attr-defined]
+    if total:
+        _note_enqueued(session, min(r["due_at"] for r in rows))
     return total
 
 

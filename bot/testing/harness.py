@@ -11,14 +11,18 @@ Used by the end-to-end tests and the benchmarks:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.schedule import notices
 from bot.services import Services
 from bot.testing.fake_bot_api import Call, FakeBotAPI, FakeChat, FakeUser, group_chat, private_chat
 
@@ -156,6 +160,24 @@ class BotHarness:
             self.api.press(user, chat, message_id, label_or_data)
         await self.settle()
         return [c for c in self.api.all_calls[start:] if c.method != "getUpdates"]
+
+    def quiet_session(self) -> AsyncSession:
+        """A session for a test's own setup: notices enqueued in it do not wake the dispatcher after the
+        commit (bot.schedule.notices), so the test drives delivery itself with `run_due()`."""
+        return self.services.sessionmaker(info={notices.WAKER: None})
+
+    @contextlib.contextmanager
+    def wakes_held(self) -> Iterator[None]:
+        """Meanwhile, commits that enqueue notices do not wake the dispatcher: for a test that needs
+        several updates handled before anything is delivered (a move followed at once by a
+        cancellation); `run_due()` delivers afterwards."""
+        info = self.services.sessionmaker.kw["info"]
+        waker = info.get(notices.WAKER)
+        info[notices.WAKER] = None
+        try:
+            yield
+        finally:
+            info[notices.WAKER] = waker
 
     # --- time ---
     async def run_due(self) -> int:

@@ -40,10 +40,7 @@ class BotApiProbe:
         self._lock = asyncio.Lock()
 
     def _bot(self) -> Any:
-        bot = self.services.extra.get("bot")
-        if bot is None and self.services.dispatcher is not None:
-            bot = self.services.dispatcher.bot
-        return bot
+        return self.services.dispatcher.bot if self.services.dispatcher is not None else None
 
     async def check(self) -> str:
         async with self._lock:

@@ -78,7 +78,7 @@ def webhook_routes(app: Application, secret: str, path: str) -> list[BaseRoute]:
         if not hmac.compare_digest(given, expected):
             log.warning("webhook: refused a request with a wrong or missing secret token")
             return JSONResponse({"ok": False}, status_code=403)
-        if app.bot_data.get("webhook_stopping"):
+        if app.bot_data["services"].webhook_stopping:
             # Shutting down: let Telegram deliver this one again, probably to another instance.
             return JSONResponse({"ok": False}, status_code=503)
         body = await request.body()
@@ -145,7 +145,7 @@ async def serve_webhook(settings: Settings, *, stop: asyncio.Event | None = None
     finally:
         log.info("stopping: no new updates; finishing in-flight work")
         # The webhook stays registered: other instances keep serving it.
-        app.bot_data["webhook_stopping"] = True
+        services.webhook_stopping = True
         server.should_exit = True
         await web_task
         await finish_dispatch(services)
