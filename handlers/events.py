@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.db import models as m
-from bot.domain import calendar, people
+from bot.domain import calendar, card_extras, people
 from bot.domain import events as ev
 from bot.domain import translations as tr
 from bot.domain.errors import NotFound, UserError
@@ -30,6 +30,7 @@ from bot.schedule.notices import Rendered, after_send, enqueue, enqueue_many, re
 from bot.services import Services
 from handlers.common import Context, Ctx, handler, markup, split_fields
 from handlers.dialogue import Form, Step, begin, register_form, run_oneline
+from handlers.places import places_press  # issue 13
 from handlers.router import on_callback, parse_id
 from handlers.start import start_payload
 
@@ -192,7 +193,10 @@ async def pick_network(ctx: Ctx, obj_id: str, value: str) -> None:
 async def card_for(session: AsyncSession, event: m.Event, network: m.Network, t: Translator) -> Rendered:
     texts = await tr.event_texts(session, event, t.lang)
     going = await ev.going_count(session, event.id)
-    return Rendered(rv.card_text(event, network, texts, going, t), rv.card_keyboard(event, t))
+    extras = await card_extras.load(session, event)  # issue 13
+    return Rendered(
+        rv.card_text(event, network, texts, going, t, extras), rv.card_keyboard(event, t, extras)
+    )
 
 
 async def announce(ctx: Ctx, event: m.Event, network: m.Network) -> None:
@@ -496,6 +500,8 @@ async def on_card_button(ctx: Ctx, obj_id: str, value: str) -> None:
     assert ctx.person is not None
     event = await _event_for_press(ctx, obj_id)
     if value in ("go", "no"):
+        if await places_press(ctx, event, value):  # issue 13: limited places, the waiting list
+            return
         changed = await ev.set_rsvp(
             ctx.session, event, ctx.person, "going" if value == "go" else "not_going", ctx.now
         )
@@ -657,6 +663,7 @@ async def cancelevent(ctx: Ctx) -> None:
         .values(state="cancelled")
     )
     audience = await ev.audience(ctx.session, event, followers=True, rsvped=True)
+    audience = await card_extras.also_told(ctx.session, event.id, audience)  # issue 13: helpers, waiting
     await _notify(ctx, event, "event_cancelled", audience, {})
     await ctx.reply(
         ctx.t._("Cancelled: {title}. I am telling those who follow or answered it.", title=event.title)
@@ -713,6 +720,7 @@ async def editevent(ctx: Ctx) -> None:
     await _store_vevent(ctx, event, network)
     await plan_event_reminders(ctx.session, event.id, ctx.now)
     going = await ev.going_people(ctx.session, event.id)
+    going = await card_extras.also_told(ctx.session, event.id, going)  # issue 13: helpers, waiting
     await _notify(ctx, event, "event_changed", going, {"field": which})
     await ctx.reply(ctx.t._("Saved. I am telling those who are going."))
     if event.card_chat_id and event.card_message_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from babel import Locale
 
@@ -11,6 +12,9 @@ from bot.db import models as m
 from bot.domain.translations import Texts
 from bot.i18n import Translator, isolate
 from bot.render.keyboard import Button, Keyboard, callback
+
+if TYPE_CHECKING:  # issue 13: places, waiting list, tasks, interpreters
+    from bot.domain.card_extras import CardExtras
 
 KIND = "ev"
 
@@ -41,7 +45,14 @@ def when_line(event: m.Event, tz: str, t: Translator) -> str:
     return text
 
 
-def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: Translator) -> str:
+def card_text(
+    event: m.Event,
+    network: m.Network,
+    texts: Texts,
+    going: int,
+    t: Translator,
+    extras: CardExtras | None = None,
+) -> str:
     f = texts.fields
     lines = []
     if event.status == "cancelled":
@@ -54,7 +65,12 @@ def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: T
         lines.append("")
         lines.append(value(t, f["description"]))
     lines.append("")
-    lines.append(t.n_("✅ {n} going", "✅ {n} going", going))
+    if extras is None:
+        lines.append(t.n_("✅ {n} going", "✅ {n} going", going))
+    else:  # issue 13: `{going}/{n}`, the waiting list, confirmed interpreters
+        from bot.render import help as rh
+
+        lines.extend(rh.status_lines(extras, going, t))
     note = untranslated_note(texts, t)
     if note:
         lines.append(f"<i>{note}</i>")
@@ -62,10 +78,10 @@ def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: T
     return "\n".join(lines)
 
 
-def card_keyboard(event: m.Event, t: Translator) -> Keyboard | None:
+def card_keyboard(event: m.Event, t: Translator, extras: CardExtras | None = None) -> Keyboard | None:
     if event.status == "cancelled":
         return None
-    return [
+    rows = [
         [
             Button(t.plain("Going"), callback(KIND, event.id, "go")),
             Button(t.plain("Not going"), callback(KIND, event.id, "no")),
@@ -75,6 +91,11 @@ def card_keyboard(event: m.Event, t: Translator) -> Keyboard | None:
             Button(t.plain("Add to calendar"), callback(KIND, event.id, "ics")),
         ],
     ]
+    if extras is not None:  # issue 13: one row per task, then `🗣 Interpreter`
+        from bot.render import help as rh
+
+        rows += rh.card_rows(extras, event, t)
+    return rows
 
 
 def list_text(

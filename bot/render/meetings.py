@@ -16,6 +16,7 @@ from bot.domain import meetings as mt
 from bot.domain import minutes as mn
 from bot.domain.people import DEFAULT_STANDING_ITEMS
 from bot.i18n import Raw, Translator
+from bot.render.help import interpreter_button  # issue 13
 from bot.render.keyboard import Button, Keyboard, callback
 from bot.render.text import esc
 from bot.schedule.notices import Rendered, renderer
@@ -60,7 +61,8 @@ def attendance_keyboard(t: Translator, meeting: m.Meeting) -> Keyboard:
             Button(t.plain("Attending"), callback("att", meeting.id, "a")),
             Button(t.plain("Regrets"), callback("att", meeting.id, "r")),
             Button(t.plain("Substitute"), callback("att", meeting.id, "s")),
-        ]
+        ],
+        [interpreter_button(t, "m", meeting.id)],  # issue 13
     ]
 
 
