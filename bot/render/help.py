@@ -61,6 +61,7 @@ def card_rows(extras: CardExtras, event: m.Event, t: Translator) -> Keyboard:
 
 def interpreter_button(t: Translator, subject: str, subject_id: int) -> Button:
     """subject: "e" (event) or "m" (meeting)."""
+    # TRANSLATORS: button label (keep it short): the presser needs an interpreter into their language.
     return Button(t.plain("🗣 Interpreter"), callback(INTERPRETER_KIND, subject_id, subject))
 
 
