@@ -59,7 +59,9 @@ async def test_event_interpreters_counts_digest_and_confirmation(clocked_bot: Bo
     assert question.plain_text == "Hvilket sprog har du brug for tolkning til?"
     assert [b["text"] for b in question.buttons()] == ["Arabisk", "Tigrinya", "Engelsk"]
     replies = texts(await bot.press(susanne, group, question.message_id, "Arabisk"))
-    assert replies == ["Noteret: du har brug for en tolk til Arabisk. Tryk på 🗣 Tolk igen for at trække det tilbage."]
+    assert replies == [
+        "Noteret: du har brug for en tolk til Arabisk. Tryk på 🗣 Tolk igen for at trække det tilbage."
+    ]
     assert await requests(bot) == [
         ("event", 1, "Massoud", "ar"),
         ("event", 1, "Susanne", "ar"),
@@ -74,7 +76,9 @@ async def test_event_interpreters_counts_digest_and_confirmation(clocked_bot: Bo
     assert texts(await bot.say(mette, "/interpreters 1", group)) == [
         "Behov for tolk: Workshop om sport\n• Arabisk: 1 person\n• Tigrinya: 1 person"
     ]
-    assert texts(await bot.say(massoud, "/interpreters 1", group)) == ["⚠️ يمكن فقط لمنسقي الشبكة القيام بذلك."]
+    assert texts(await bot.say(massoud, "/interpreters 1", group)) == [
+        "⚠️ يمكن فقط لمنسقي الشبكة القيام بذلك."
+    ]
     assert texts(await bot.say(yonas, "/interpreters 1 confirm ti", private_chat(yonas))) == [
         "⚠️ ነዚ ክገብሩ ዝኽእሉ ኣወሃሃድቲ እቲ መርበብ ጥራይ እዮም።"
     ]

@@ -44,7 +44,9 @@ class Net:
         calls = await self.bot.say(
             self.mette, "/newevent Fællesspisning | 3. december kl. 17 | Egebæk Medborgerhus", self.group
         )
-        self.card_id = next(c for c in calls if c.method == "sendMessage" and c.chat_id == self.group.id).message_id
+        self.card_id = next(
+            c for c in calls if c.method == "sendMessage" and c.chat_id == self.group.id
+        ).message_id
 
     async def press(self, user: FakeUser, data: str, chat: FakeChat | None = None, mid: int = 0) -> list[str]:
         return texts(await self.bot.press(user, chat or self.group, mid or self.card_id, data, data=True))
@@ -110,9 +112,7 @@ async def test_tasks_sign_up_withdraw_full_list_remove_reminders(clocked_bot: Bo
     assert listing == ["Hjælp søges: Fællesspisning\n• Smagsprøver — 1/2 (opgave 1)\n  Hjælpere: Massoud"]
     # Yonas (a member, not the creator) cannot remove it; in Tigrinya, and nothing changes
     before = await dump(clocked_bot)
-    assert await net.say(net.yonas, "/removetask 1") == [
-        "⚠️ ነዚ ፍጻመ ክቕይሮ ዝኽእል እቲ ዝፈጠሮ ሰብ ወይ ኣወሃሃዲ ጥራይ እዩ።"
-    ]
+    assert await net.say(net.yonas, "/removetask 1") == ["⚠️ ነዚ ፍጻመ ክቕይሮ ዝኽእል እቲ ዝፈጠሮ ሰብ ወይ ኣወሃሃዲ ጥራይ እዩ።"]
     assert await dump(clocked_bot) == before
 
     # Massoud follows nothing and never pressed Remind me: as a helper he gets the reminder (1 day before)
@@ -130,11 +130,11 @@ async def test_removing_a_task_tells_its_helpers(clocked_bot: BotHarness) -> Non
     await net.setup()
     await net.say(net.mette, "/addtask 1 Opvask")
     await net.press(net.yonas, "task:1:")
-    assert (await net.say(net.mette, "/removetask 1"))[:1] == ["Opgaven Opvask er fjernet. Jeg giver dens hjælpere besked."]
+    assert (await net.say(net.mette, "/removetask 1"))[:1] == [
+        "Opgaven Opvask er fjernet. Jeg giver dens hjælpere besked."
+    ]
     await clocked_bot.run_due()
-    assert net.private(net.yonas)[-1] == (
-        "ዕማም Opvask ንFællesspisning ተወጊዱ፤ ድሕሪ ሕጂ ኣይተመዝገብካን። የቐንየልና!"
-    )
+    assert net.private(net.yonas)[-1] == ("ዕማም Opvask ንFællesspisning ተወጊዱ፤ ድሕሪ ሕጂ ኣይተመዝገብካን። የቐንየልና!")
     async with clocked_bot.services.sessionmaker() as s:
         assert (await s.scalars(select(m.EventTask))).all() == []
         assert (await s.scalars(select(m.TaskHelper))).all() == []
@@ -143,7 +143,9 @@ async def test_removing_a_task_tells_its_helpers(clocked_bot: BotHarness) -> Non
 async def test_addtask_guided_dialogue(clocked_bot: BotHarness) -> None:
     net = Net(clocked_bot)
     await net.setup()
-    assert await net.say(net.mette, "/addtask") == ["Hvilket arrangement? Skriv dets nummer.\n/cancel stopper."]
+    assert await net.say(net.mette, "/addtask") == [
+        "Hvilket arrangement? Skriv dets nummer.\n/cancel stopper."
+    ]
     await net.say(net.mette, "1")
     await net.say(net.mette, "Borddækning")
     replies = await net.say(net.mette, "3")
@@ -161,7 +163,9 @@ async def test_places_waiting_list_promotion_guests(clocked_bot: BotHarness) -> 
     assert replies[0] == "Fællesspisning: 2 pladser. 0 deltager, 0 på ventelisten."
     # the group's card, edited in place
     assert replies[1].endswith("✅ 0/2 pladser optaget\nIntegrationsnetværket · arrangement 1")
-    assert (await net.say(net.mette, "/addguest 1 Amira"))[0] == "Amira er tilføjet til Fællesspisning og har en plads."
+    assert (await net.say(net.mette, "/addguest 1 Amira"))[
+        0
+    ] == "Amira er tilføjet til Fællesspisning og har en plads."
     assert (await net.press(net.susanne, going))[0] == "Du deltager. Vi ses!"
     # full: the waiting list, with the position, in the presser's language
     assert (await net.press(net.massoud, going))[0] == (
@@ -173,7 +177,11 @@ async def test_places_waiting_list_promotion_guests(clocked_bot: BotHarness) -> 
     assert (await net.press(net.yonas, going))[0] == "ኣብ ዝርዝር ተጸባይነት ቁጽሪ 2 ኢኻ።"
     card = (await net.say(net.susanne, "/event 1"))[0]
     assert "✅ 2/2 pladser optaget\n⏳ 2 på ventelisten" in card
-    assert await rsvp_state(bot) == {"going": ["Susanne"], "waiting": ["Massoud", "Yonas"], "guests": ["Amira"]}
+    assert await rsvp_state(bot) == {
+        "going": ["Susanne"],
+        "waiting": ["Massoud", "Yonas"],
+        "guests": ["Amira"],
+    }
 
     # Susanne gives her place back: Massoud (first waiting) gets it and a private message in Arabic
     assert (await net.press(net.susanne, not_going))[0] == "Noteret: du deltager ikke."
