@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -220,7 +222,7 @@ async def main() -> None:
         )
         try:
             if args.db == "sqlite":
-                async with BotHarness(url, api=api, dispatch=True) as h:
+                async with BotHarness(url, api=api, dispatch=os.environ.get("NODISPATCH") is None) as h:
                     r = await run(Harnessed(h))
                 instances = 1
             else:
@@ -253,7 +255,12 @@ async def main() -> None:
         f"    the first {args.leaving} waiting were promoted: {r['promoted_first_waiting']}; messages to them: {r['promotions_right_people']}, sent in waiting-list order: {r['promotion_messages_in_order']}"
     )
     print(f"    time to the last promotion message: {r['last_promotion_s']:.2f} s")
-    print(f"  429s received: {api.count_429} (goal 0)")
+    where: Counter[str] = Counter(
+        f"{c.method} to {'a group' if (c.chat_id or 0) < 0 else 'a private chat'}"
+        for c in api.all_calls
+        if c.status == 429
+    )
+    print(f"  429s received: {api.count_429} (goal 0){': ' + dict(where).__repr__() if where else ''}")
 
 
 if __name__ == "__main__":

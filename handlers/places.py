@@ -82,35 +82,40 @@ async def places_press(ctx: Ctx, event: m.Event, value: str) -> bool:
     assert ctx.person is not None
     ev.require_open(event, ctx.now)
     await pl.lock_event(ctx.session, event.id)
-    limited = await pl.limit_of(ctx.session, event.id) is not None
-    if not limited and await pl.waiting_count(ctx.session, event.id) == 0:
+    limit = await pl.limit_of(ctx.session, event.id)
+    if limit is None and await pl.waiting_count(ctx.session, event.id) == 0:
         return False
     t = ctx.t
     if value == "go":
-        res = await pl.press_going(ctx.session, event, ctx.person, ctx.update.update_id, ctx.now)
+        res = await pl.press_going(
+            ctx.session, event, ctx.person, ctx.update.update_id, ctx.now, limit=limit, limit_known=True
+        )
         if res.state in ("going", "unchanged_going"):
-            await ctx.answer(t.plain("You are going. See you there!"))
+            answer, alert = t.plain("You are going. See you there!"), False
         elif res.state == "waiting":
-            await ctx.answer(
+            answer, alert = (
                 t.plain(
                     "The event is full. You are number {position} on the waiting list; "
                     "I will write to you if a place becomes free.",
                     position=res.position,
                 ),
-                alert=True,
+                True,
             )
         else:
-            await ctx.answer(
-                t.plain("You are number {position} on the waiting list.", position=res.position), alert=True
-            )
+            answer = t.plain("You are number {position} on the waiting list.", position=res.position)
+            alert = True
     else:
         was_waiting = await pl.is_waiting(ctx.session, event.id, ctx.person.id)
         res = await pl.press_not_going(ctx.session, event, ctx.person, ctx.now)
-        if was_waiting:
-            await ctx.answer(t.plain("You are off the waiting list."))
-        else:
-            await ctx.answer(t.plain("Noted: you are not going."))
+        alert = False
+        answer = (
+            t.plain("You are off the waiting list.") if was_waiting else t.plain("Noted: you are not going.")
+        )
         await announce_promotions(ctx, event, res.promoted)
+    # Commit before talking to Telegram: the event's lock (and SQLite's write lock) is held only for
+    # the database work, never across a round trip.
+    await ctx.session.commit()
+    await ctx.answer(answer, alert=alert)
     if res.changed:
         await _events().refresh_all_cards(ctx, event)
     return True

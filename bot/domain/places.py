@@ -71,13 +71,20 @@ async def limit_of(session: AsyncSession, event_id: int) -> int | None:
 
 
 async def taken(session: AsyncSession, event_id: int) -> int:
-    people = await session.scalar(
-        select(func.count()).select_from(m.Rsvp).where(m.Rsvp.event_id == event_id, m.Rsvp.status == "going")
+    """People going and guests: the places held (one statement)."""
+    people = (
+        select(func.count())
+        .select_from(m.Rsvp)
+        .where(m.Rsvp.event_id == event_id, m.Rsvp.status == "going")
+        .scalar_subquery()
     )
-    guests = await session.scalar(
-        select(func.count()).select_from(m.EventGuest).where(m.EventGuest.event_id == event_id)
+    guests = (
+        select(func.count())
+        .select_from(m.EventGuest)
+        .where(m.EventGuest.event_id == event_id)
+        .scalar_subquery()
     )
-    return int(people or 0) + int(guests or 0)
+    return int(await session.scalar(select(people + guests)) or 0)
 
 
 async def waiting_count(session: AsyncSession, event_id: int) -> int:
@@ -180,9 +187,17 @@ async def _promote(session: AsyncSession, event_id: int, now: datetime) -> list[
 
 
 async def press_going(
-    session: AsyncSession, event: m.Event, person: m.Person, press_key: int, now: datetime
+    session: AsyncSession,
+    event: m.Event,
+    person: m.Person,
+    press_key: int,
+    now: datetime,
+    *,
+    limit: int | None = None,
+    limit_known: bool = False,
 ) -> PressResult:
-    """`Going`: a place if one is free (or there is no limit), else the end of the waiting list."""
+    """`Going`: a place if one is free (or there is no limit), else the end of the waiting list.
+    `limit` (with `limit_known`): the event's limit, when the caller read it under the lock already."""
     require_open(event, now)
     await lock_event(session, event.id)
     row = await rsvp_of(session, event.id, person.id)
@@ -191,7 +206,8 @@ async def press_going(
     entry = await _entry_of(session, event.id, person.id)
     if entry is not None:
         return PressResult("unchanged_waiting", await position(session, entry))
-    limit = await limit_of(session, event.id)
+    if not limit_known:
+        limit = await limit_of(session, event.id)
     if limit is None or await taken(session, event.id) < limit:
         await _set_going(session, event.id, person.id, now, remind=False)
         return PressResult("going")
