@@ -37,13 +37,16 @@ from bot.testing.harness import BotHarness
 
 
 class Instances:
-    """N real Applications on one database, fed updates alternately (no polling)."""
+    """N real Applications on one database. Each update is put on the next instance's update queue
+    (a load balancer), where PTB handles it as it would one from Telegram: at most 64 at a time."""
 
     def __init__(self, api: FakeBotAPI, url: str, count: int) -> None:
         self.api, self.url, self.count = api, url, count
         self.apps: list[Application] = []  # type: ignore[type-arg]
         self.turn = 0
-        self.tasks: list[asyncio.Task[None]] = []
+        self.injected = 0
+        self.processed = 0
+        self.cond = asyncio.Condition()
 
     async def start(self) -> None:
         for i in range(self.count):
@@ -55,6 +58,17 @@ class Instances:
                 bot_api_base_file_url=self.api.base_file_url,
             )
             app = build_application(settings, dispatch=True, register_commands=False, migrate=i == 0)
+            original = app.process_update
+
+            async def tracked(update: object, original: Any = original) -> None:
+                try:
+                    await original(update)
+                finally:
+                    async with self.cond:
+                        self.processed += 1
+                        self.cond.notify_all()
+
+            app.process_update = tracked  # type: ignore[method-assign]
             await app.initialize()
             if app.post_init is not None:
                 await app.post_init(app)
@@ -76,7 +90,8 @@ class Instances:
         update = dict(self.api._updates.pop())  # nobody polls: take it off the fake's queue
         app = self.apps[self.turn % self.count]
         self.turn += 1
-        self.tasks.append(asyncio.ensure_future(app.process_update(Update.de_json(update, app.bot))))
+        self.injected += 1
+        app.update_queue.put_nowait(Update.de_json(update, app.bot))
 
     async def say(self, user: FakeUser, text: str, chat: FakeChat | None = None) -> None:
         self.api.inject_message(user, chat or private_chat(user), text)
@@ -88,8 +103,8 @@ class Instances:
         self._deliver_last()
 
     async def settle(self) -> None:
-        tasks, self.tasks = self.tasks, []
-        await asyncio.gather(*tasks)
+        async with self.cond:
+            await asyncio.wait_for(self.cond.wait_for(lambda: self.processed >= self.injected), 300)
 
 
 class Harnessed:
