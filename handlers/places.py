@@ -82,14 +82,13 @@ async def places_press(ctx: Ctx, event: m.Event, value: str) -> bool:
     assert ctx.person is not None
     ev.require_open(event, ctx.now)
     await pl.lock_event(ctx.session, event.id)
-    limit = await pl.limit_of(ctx.session, event.id)
-    if limit is None and await pl.waiting_count(ctx.session, event.id) == 0:
+    key = ctx.update.update_id
+    snap = await pl.snapshot(ctx.session, event.id, ctx.person.id, key)
+    if snap.limit is None and snap.waiting == 0:
         return False
     t = ctx.t
     if value == "go":
-        res = await pl.press_going(
-            ctx.session, event, ctx.person, ctx.update.update_id, ctx.now, limit=limit, limit_known=True
-        )
+        res = await pl.press_going(ctx.session, event, ctx.person, key, ctx.now, snap=snap)
         if res.state in ("going", "unchanged_going"):
             answer, alert = t.plain("You are going. See you there!"), False
         elif res.state == "waiting":

@@ -186,6 +186,45 @@ async def _promote(session: AsyncSession, event_id: int, now: datetime) -> list[
     return out
 
 
+@dataclass
+class Snapshot:
+    """One person's standing at an event and the event's counts, read in one statement."""
+
+    limit: int | None
+    taken: int
+    waiting: int
+    status: str | None  # the person's RSVP
+    entry_id: int | None  # the person's place on the waiting list
+    ahead: int  # entries pressed before `press_key`
+
+
+async def snapshot(session: AsyncSession, event_id: int, person_id: int, press_key: int = 0) -> Snapshot:
+    def count(model: Any, *where: Any) -> Any:
+        return select(func.count()).select_from(model).where(*where).scalar_subquery()
+
+    row = (
+        await session.execute(
+            select(
+                select(m.EventPlaces.places).where(m.EventPlaces.event_id == event_id).scalar_subquery(),
+                count(m.Rsvp, m.Rsvp.event_id == event_id, m.Rsvp.status == "going"),
+                count(m.EventGuest, m.EventGuest.event_id == event_id),
+                count(m.WaitingEntry, m.WaitingEntry.event_id == event_id),
+                select(m.Rsvp.status)
+                .where(m.Rsvp.event_id == event_id, m.Rsvp.person_id == person_id)
+                .scalar_subquery(),
+                select(m.WaitingEntry.id)
+                .where(m.WaitingEntry.event_id == event_id, m.WaitingEntry.person_id == person_id)
+                .scalar_subquery(),
+                count(
+                    m.WaitingEntry, m.WaitingEntry.event_id == event_id, m.WaitingEntry.press_key <= press_key
+                ),
+            )
+        )
+    ).one()
+    places, people, guests, waiting, status, entry_id, ahead = row
+    return Snapshot(places, int(people) + int(guests), int(waiting), status, entry_id, int(ahead))
+
+
 async def press_going(
     session: AsyncSession,
     event: m.Event,
@@ -193,28 +232,37 @@ async def press_going(
     press_key: int,
     now: datetime,
     *,
-    limit: int | None = None,
-    limit_known: bool = False,
+    snap: Snapshot | None = None,
 ) -> PressResult:
     """`Going`: a place if one is free (or there is no limit), else the end of the waiting list.
-    `limit` (with `limit_known`): the event's limit, when the caller read it under the lock already."""
+    `snap`: read under the event's lock by the caller (else read here). Three statements under the
+    lock in all: the lock, the snapshot, the write."""
     require_open(event, now)
-    await lock_event(session, event.id)
-    row = await rsvp_of(session, event.id, person.id)
-    if row is not None and row.status == "going":
+    if snap is None:
+        await lock_event(session, event.id)
+        snap = await snapshot(session, event.id, person.id, press_key)
+    if snap.status == "going":
         return PressResult("unchanged_going")
-    entry = await _entry_of(session, event.id, person.id)
-    if entry is not None:
+    if snap.entry_id is not None:
+        entry = await session.get(m.WaitingEntry, snap.entry_id)
+        assert entry is not None
         return PressResult("unchanged_waiting", await position(session, entry))
-    if not limit_known:
-        limit = await limit_of(session, event.id)
-    if limit is None or await taken(session, event.id) < limit:
-        await _set_going(session, event.id, person.id, now, remind=False)
+    if snap.limit is None or snap.taken < snap.limit:
+        await session.execute(
+            insert_for(session, m.Rsvp.__table__)
+            .values(event_id=event.id, person_id=person.id, status="going", remind=False, updated_at=now)
+            .on_conflict_do_update(
+                index_elements=["event_id", "person_id"], set_={"status": "going", "updated_at": now}
+            )
+        )
         return PressResult("going")
-    entry = m.WaitingEntry(event_id=event.id, person_id=person.id, press_key=press_key, created_at=now)
-    session.add(entry)
-    await session.flush()
-    return PressResult("waiting", await position(session, entry))
+    await session.execute(
+        insert_for(session, m.WaitingEntry.__table__).values(
+            event_id=event.id, person_id=person.id, press_key=press_key, created_at=now
+        )
+    )
+    # entries pressed later but handled earlier stay behind this one (the list is in press order)
+    return PressResult("waiting", snap.ahead + 1)
 
 
 async def press_not_going(
