@@ -161,6 +161,7 @@ async def rush(
     for u in users:  # each has a private chat with the bot (the promotion is a private message)
         await env.say(u, "/start")
     first_call = len(api.all_calls)
+    setup_429 = api.count_429
     start = time.perf_counter()
     for i, user in enumerate(users):
         delay = start + spread * i / people - time.perf_counter()
@@ -180,12 +181,15 @@ async def rush(
         "answered": len(answers),
         "rate": people / handled,
         "handled_s": handled,
+        "setup_429": setup_429,
+        "rush_429": api.count_429 - setup_429,
     }
 
     # `leaving` of those going give their places back at once
     leavers = [u for u in users if u.id in going][:leaving]
     expected = waiting[:leaving]
     mark = len(api.all_calls)
+    before_leaving_429 = api.count_429
     t0 = time.perf_counter()
     for u in leavers:
         env.press(u, group, card, "ev:1:no")
@@ -213,6 +217,7 @@ async def rush(
             and waiting2 == waiting[leaving:],
             "promotion_messages_in_order": got == expected,
             "last_promotion_s": last,
+            "leaving_429": api.count_429 - before_leaving_429,
         }
     )
     return result
@@ -275,7 +280,11 @@ async def main() -> None:
         for c in api.all_calls
         if c.status == 429
     )
-    print(f"  429s received: {api.count_429} (goal 0){': ' + dict(where).__repr__() if where else ''}")
+    print(
+        f"  429s received: {api.count_429} in all (goal 0): {r['rush_429']} during the rush, "
+        f"{r['leaving_429']} during the promotions, {r['setup_429']} while setting up (300 /start replies)"
+        + (f"; {dict(where)}" if where else "")
+    )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,6 @@ async def announce_promotions(ctx: Ctx, event: m.Event, promoted: list[pl.Promot
         )
     await enqueue_many(ctx.session, rows)
     await plan_event_reminders(ctx.session, event.id, ctx.now)
-    _wake(ctx)
 
 
 async def _persons(session: AsyncSession, ids: set[int | None]) -> list[m.Person]:
@@ -114,6 +113,8 @@ async def places_press(ctx: Ctx, event: m.Event, value: str) -> bool:
     # Commit before talking to Telegram: the event's lock (and SQLite's write lock) is held only for
     # the database work, never across a round trip.
     await ctx.session.commit()
+    if res.promoted:
+        _wake(ctx)  # after the commit, so the dispatcher finds the promotions
     await ctx.answer(answer, alert=alert)
     if res.changed:
         await _events().refresh_all_cards(ctx, event)
@@ -168,6 +169,9 @@ async def finish_places(ctx: Ctx, data: dict[str, Any]) -> None:
             len(res.promoted),
         )
     await announce_promotions(ctx, event, res.promoted)
+    await ctx.session.commit()
+    if res.promoted:
+        _wake(ctx)
     await ctx.reply(text)
     await refresh_group_card(ctx, event)
 
