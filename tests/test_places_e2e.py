@@ -260,3 +260,33 @@ async def test_refused_and_forged(clocked_bot: BotHarness) -> None:
         replies = await net.press(bent, data, group_b, b_card)
         assert replies == ["Denne knap virker ikke længere."], (data, replies)
     assert await dump(bot) == before
+
+
+async def test_mydata_and_forgetme_cover_tasks_waiting_list_and_interpreters(clocked_bot: BotHarness) -> None:
+    import json
+
+    bot = clocked_bot
+    net = Net(bot)
+    await net.setup()
+    await net.say(net.mette, "/places 1 1")
+    await net.say(net.mette, "/addtask 1 Smagsprøver | 2")
+    await net.press(net.susanne, "ev:1:go")
+    await net.press(net.massoud, "ev:1:go")  # waiting
+    await net.press(net.massoud, "task:1:")
+    await net.press(net.massoud, "interp:1:e")
+    calls = await bot.say(net.massoud, "/mydata")
+    doc = next(c for c in calls if c.method == "sendDocument")
+    export = json.loads(doc.params["document"].content)
+    assert [r["task_id"] for r in export["tasks_helping"]] == [1]
+    assert [(r["event_id"], r["guest_name"]) for r in export["waiting_list"]] == [(1, None)]
+    assert [(r["subject"], r["subject_id"], r["language"]) for r in export["interpreter_requests"]] == [
+        ("event", 1, "ar")
+    ]
+    calls = await bot.say(net.massoud, "/forgetme")
+    confirm = next(c for c in calls if c.method == "sendMessage")
+    await bot.press(net.massoud, net.massoud.id, confirm.message_id or 0, 1)
+    async with bot.services.sessionmaker() as s:
+        for model in (m.TaskHelper, m.WaitingEntry, m.InterpreterRequest):
+            assert (await s.scalars(select(model))).all() == [], model
+    assert await rsvp_state(bot) == {"going": ["Susanne"], "waiting": [], "guests": []}
+    assert "🙋 Smagsprøver 0/2" in [b["text"] for b in (await bot.say(net.susanne, "/event 1"))[0].buttons()]
