@@ -305,3 +305,16 @@ async def render_guest_promoted(session: AsyncSession, notice: m.Notice, t: Tran
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("places", places_command), group=0)
     app.add_handler(CommandHandler("addguest", addguest_command), group=0)
+
+
+async def refill_after_forget(ctx: Ctx, event_ids: list[int]) -> None:
+    """The hook in /forgetme: places the forgotten person held go to the first waiting."""
+    for event_id in event_ids:
+        event = await ctx.session.get(m.Event, event_id)
+        if event is None or event.status != "scheduled" or event.starts_at <= ctx.now:
+            continue
+        promoted = await pl.refill(ctx.session, event_id, ctx.now)
+        await announce_promotions(ctx, event, promoted)
+    if event_ids:
+        await ctx.session.commit()
+        _wake(ctx)

@@ -290,3 +290,18 @@ async def test_mydata_and_forgetme_cover_tasks_waiting_list_and_interpreters(clo
             assert (await s.scalars(select(model))).all() == [], model
     assert await rsvp_state(bot) == {"going": ["Susanne"], "waiting": [], "guests": []}
     assert "🙋 Smagsprøver 0/2" in [b["text"] for b in (await bot.say(net.susanne, "/event 1"))[0].buttons()]
+
+
+async def test_forgetme_by_someone_going_gives_the_place_to_the_first_waiting(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    net = Net(bot)
+    await net.setup()
+    await net.say(net.mette, "/places 1 1")
+    await net.press(net.susanne, "ev:1:go")
+    await net.press(net.yonas, "ev:1:go")  # waiting
+    calls = await bot.say(net.susanne, "/forgetme")
+    confirm = next(c for c in calls if c.method == "sendMessage")
+    await bot.press(net.susanne, net.susanne.id, confirm.message_id or 0, 1)
+    await bot.run_due()
+    assert await rsvp_state(bot) == {"going": ["Yonas"], "waiting": [], "guests": []}
+    assert net.private(net.yonas)[-1].startswith("🎉 ቦታ ተረኺቡ: ኣብ Fællesspisning")

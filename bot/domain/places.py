@@ -385,3 +385,19 @@ async def waiting_people(session: AsyncSession, event_id: int) -> Sequence[m.Per
         .order_by(*_queue_order())
     )
     return rows.all()
+
+
+async def limited_events_going(session: AsyncSession, person_id: int) -> list[int]:
+    """Events with a limit where the person holds a place (to refill when they leave entirely)."""
+    rows = await session.scalars(
+        select(m.Rsvp.event_id)
+        .join(m.EventPlaces, m.EventPlaces.event_id == m.Rsvp.event_id)
+        .where(m.Rsvp.person_id == person_id, m.Rsvp.status == "going")
+    )
+    return list(rows.all())
+
+
+async def refill(session: AsyncSession, event_id: int, now: datetime) -> list[Promoted]:
+    """Give free places to the waiting list (after someone holding one was forgotten)."""
+    await lock_event(session, event_id)
+    return await _promote(session, event_id, now)
