@@ -194,9 +194,7 @@ async def card_for(session: AsyncSession, event: m.Event, network: m.Network, t:
     texts = await tr.event_texts(session, event, t.lang)
     going = await ev.going_count(session, event.id)
     extras = await card_extras.load(session, event)  # issue 13
-    return Rendered(
-        rv.card_text(event, network, texts, going, t, extras), rv.card_keyboard(event, t, extras)
-    )
+    return Rendered(rv.card_text(event, network, texts, going, t, extras), rv.card_keyboard(event, t, extras))
 
 
 async def announce(ctx: Ctx, event: m.Event, network: m.Network) -> None:

@@ -292,7 +292,9 @@ async def test_mydata_and_forgetme_cover_tasks_waiting_list_and_interpreters(clo
     assert "🙋 Smagsprøver 0/2" in [b["text"] for b in (await bot.say(net.susanne, "/event 1"))[0].buttons()]
 
 
-async def test_forgetme_by_someone_going_gives_the_place_to_the_first_waiting(clocked_bot: BotHarness) -> None:
+async def test_forgetme_by_someone_going_gives_the_place_to_the_first_waiting(
+    clocked_bot: BotHarness,
+) -> None:
     bot = clocked_bot
     net = Net(bot)
     await net.setup()
