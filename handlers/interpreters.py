@@ -19,6 +19,7 @@ from bot.render import help as rh
 from bot.render.meetings import meeting_line
 from bot.schedule.notices import Rendered, enqueue_to_people, renderer
 from handlers.common import Ctx, group_admins, handler
+from handlers.dialogue import Form, Step, begin, register_form
 from handlers.router import on_callback, parse_id
 
 SUBJECT_CODES = {"e": "event", "m": "meeting"}
@@ -111,7 +112,35 @@ async def _title(session: AsyncSession, row: m.Event | m.Meeting, network: m.Net
 
 @handler
 async def interpreters_command(ctx: Ctx) -> None:
-    parts = ctx.arg_text.split()
+    if not ctx.arg_text:
+        await begin(ctx, "interpreters")
+        return
+    await interpreters(ctx, ctx.arg_text.split())
+
+
+async def parse_subject_step(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
+    ip.parse_subject(text)
+    return text.strip()
+
+
+FORM = register_form(
+    Form(
+        "interpreters",
+        [
+            Step(
+                "subject",
+                N_("Which event? Give its number, or m and a meeting's number (m3)."),
+                parse_subject_step,
+                max_length=20,
+            )
+        ],
+        lambda ctx, data: interpreters(ctx, [str(data["subject"])]),
+        example=N_("/interpreters 12"),
+    )
+)
+
+
+async def interpreters(ctx: Ctx, parts: list[str]) -> None:
     if not parts or len(parts) not in (1, 3) or (len(parts) == 3 and parts[1].lower() != "confirm"):
         raise UserError(N_("Write it like this: {example}"), example=ip.EXAMPLE)
     subject, subject_id = ip.parse_subject(parts[0])

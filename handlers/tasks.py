@@ -95,8 +95,49 @@ async def addtask_command(ctx: Ctx) -> None:
 @handler
 async def tasks_command(ctx: Ctx) -> None:
     if not ctx.arg_text:
-        raise UserError(N_("Give the event's number, for example: {example}"), example="/tasks 12")
-    event = await ev.get_event(ctx.session, ev.parse_event_id(ctx.arg_text))
+        await begin(ctx, "tasks")
+        return
+    await show_tasks(ctx, ctx.arg_text)
+
+
+async def parse_event_number(ctx: Ctx, text: str, data: dict[str, Any]) -> int:
+    return ev.parse_event_id(text)
+
+
+async def parse_task_number(ctx: Ctx, text: str, data: dict[str, Any]) -> int:
+    raw = text.strip().lstrip("#")
+    if not raw.isdecimal() or len(raw) > 12:
+        raise UserError(N_("Give the task's number, for example: {example}"), example="/removetask 3")
+    return int(raw)
+
+
+TASKS_FORM = register_form(
+    Form(
+        "tasks",
+        [Step("event", N_("Which event? Give its number."), parse_event_number, max_length=20)],
+        lambda ctx, data: show_tasks(ctx, str(data["event"])),
+        example=N_("/tasks 12"),
+    )
+)
+REMOVETASK_FORM = register_form(
+    Form(
+        "removetask",
+        [
+            Step(
+                "task",
+                N_("Which task? Give its number; /tasks shows them."),
+                parse_task_number,
+                max_length=20,
+            )
+        ],
+        lambda ctx, data: remove_task(ctx, str(data["task"])),
+        example=N_("/removetask 3"),
+    )
+)
+
+
+async def show_tasks(ctx: Ctx, raw: str) -> None:
+    event = await ev.get_event(ctx.session, ev.parse_event_id(raw))
     if ctx.is_group and (ctx.network is None or ctx.network.id != event.network_id):
         raise NotFound(N_("There is no event with that number. /events lists the upcoming ones."))
     views = await tk.tasks_of(ctx.session, event.id)
@@ -108,10 +149,14 @@ async def tasks_command(ctx: Ctx) -> None:
 
 @handler
 async def removetask_command(ctx: Ctx) -> None:
-    raw = ctx.arg_text.strip().lstrip("#")
-    if not raw.isdecimal() or len(raw) > 12:
-        raise UserError(N_("Give the task's number, for example: {example}"), example="/removetask 3")
-    task = await tk.get_task(ctx.session, int(raw))
+    if not ctx.arg_text:
+        await begin(ctx, "removetask")
+        return
+    await remove_task(ctx, ctx.arg_text)
+
+
+async def remove_task(ctx: Ctx, raw: str) -> None:
+    task = await tk.get_task(ctx.session, await parse_task_number(ctx, raw, {}))
     event, network = await _events()._managed_event(ctx, str(task.event_id))
     title = task.title
     helpers = await tk.remove_task(ctx.session, task)

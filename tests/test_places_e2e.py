@@ -307,3 +307,18 @@ async def test_forgetme_by_someone_going_gives_the_place_to_the_first_waiting(
     await bot.run_due()
     assert await rsvp_state(bot) == {"going": ["Yonas"], "waiting": [], "guests": []}
     assert net.private(net.yonas)[-1].startswith("🎉 ቦታ ተረኺቡ: ኣብ Fællesspisning")
+
+
+async def test_tasks_removetask_interpreters_guided(clocked_bot: BotHarness) -> None:
+    net = Net(clocked_bot)
+    await net.setup()
+    await net.say(net.mette, "/addtask 1 Opvask")
+    assert await net.say(net.massoud, "/tasks") == ["أي فعالية؟ اكتب رقمها.\nأرسل /cancel للإلغاء."]
+    # the list is for the whole group: in the group's language
+    assert (await net.say(net.massoud, "1"))[0] == "Hjælp søges: Fællesspisning\n• Opvask — 0/1 (opgave 1)"
+    assert await net.say(net.mette, "/interpreters") == [
+        "Hvilket arrangement? Skriv dets nummer, eller m og et mødes nummer (m3).\n/cancel stopper."
+    ]
+    assert await net.say(net.mette, "1") == ["Ingen har bedt om tolk til Fællesspisning endnu."]
+    await net.say(net.mette, "/removetask")
+    assert (await net.say(net.mette, "1"))[0] == "Opgaven Opvask er fjernet. Jeg giver dens hjælpere besked."
