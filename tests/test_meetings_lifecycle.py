@@ -125,7 +125,7 @@ async def test_meeting_life_across_dst(clocked_bot: BotHarness) -> None:
     assert [b["text"] for b in group_call.buttons()] == ["Deltager", "Afbud", "Suppleant", "🗣 Tolk"]
     sara_call = sent_call(bot, call[sara.id])
     assert arabic(sara_call.plain_text or "") and "27" in (sara_call.plain_text or "")
-    assert [b["text"] for b in sara_call.buttons()] == ["سأحضر", "أعتذر", "بديل"]
+    assert [b["text"] for b in sara_call.buttons()] == ["سأحضر", "أعتذر", "بديل", "🗣 مترجم فوري"]
 
     # --- an item on time ---
     on_time = await bot.say(yonas, "/additem Temaaften: idræt for flygtninge | Invitation fra DGI", group)

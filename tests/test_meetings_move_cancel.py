@@ -97,7 +97,7 @@ async def test_move_and_cancel(clocked_bot: BotHarness) -> None:
     assert geez(yonas_text) and "11" in yonas_text and "Integrationsforum" in yonas_text
     amal_call = sent(bot, told[amal.id])
     assert arabic(amal_call.plain_text or "") and "11" in (amal_call.plain_text or "")
-    assert [b["text"] for b in amal_call.buttons()] == ["سأحضر", "أعتذر", "بديل"]
+    assert [b["text"] for b in amal_call.buttons()] == ["سأحضر", "أعتذر", "بديل", "🗣 مترجم فوري"]
     assert told[yonas.id].person_id is not None
 
     # --- cancelled: its pending notices stop, the cancellation is told ---
