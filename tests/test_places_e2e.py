@@ -322,3 +322,19 @@ async def test_tasks_removetask_interpreters_guided(clocked_bot: BotHarness) -> 
     assert await net.say(net.mette, "1") == ["Ingen har bedt om tolk til Fællesspisning endnu."]
     await net.say(net.mette, "/removetask")
     assert (await net.say(net.mette, "1"))[0] == "Opgaven Opvask er fjernet. Jeg giver dens hjælpere besked."
+
+
+async def test_helpers_and_waiting_are_told_of_changes(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    net = Net(bot)
+    await net.setup()
+    await net.say(net.mette, "/places 1 1")
+    await net.say(net.mette, "/addtask 1 Opvask")
+    await net.press(net.susanne, "ev:1:go")
+    await net.press(net.massoud, "ev:1:go")  # waiting
+    await net.press(net.yonas, "task:1:")  # helping
+    await bot.run_due()
+    await net.say(net.mette, "/editevent 1 place Biblioteket")
+    await bot.run_due()
+    for user in (net.susanne, net.massoud, net.yonas):
+        assert net.private(user)[-1].startswith("📍") and "Biblioteket" in net.private(user)[-1], user
