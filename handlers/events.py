@@ -28,6 +28,7 @@ from bot.render.ics import build_calendar
 from bot.render.keyboard import Button, callback
 from bot.schedule.notices import Rendered, after_send, enqueue, enqueue_many, renderer
 from bot.services import Services
+from handlers import series as series_hooks
 from handlers.common import Context, Ctx, handler, markup, split_fields
 from handlers.dialogue import Form, Step, begin, register_form, run_oneline
 from handlers.router import on_callback, parse_id
@@ -55,6 +56,9 @@ async def parse_title(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
 
 async def parse_when_step(ctx: Ctx, text: str, data: dict[str, Any]) -> dict[str, str | None]:
     network = await _network_of(ctx, data)
+    repeat = await series_hooks.parse_repeat_when(ctx, text, network)  # series hook: a repeating {when}
+    if repeat is not None:
+        return repeat
     span = parse_span(text, network.timezone, ctx.now, ctx.t.lang)
     return {"start": span.start.isoformat(), "end": span.end.isoformat() if span.end else None}
 
@@ -72,6 +76,8 @@ async def finish_newevent(ctx: Ctx, data: dict[str, Any]) -> None:
 
     assert ctx.person is not None
     network = await _network_of(ctx, data)
+    if await series_hooks.finish_newevent(ctx, data, network):  # series hook: a series, or ask how often
+        return
     when = data["when"]
     start = datetime.fromisoformat(when["start"])
     end = datetime.fromisoformat(when["end"]) if when.get("end") else None
@@ -121,10 +127,11 @@ FORM = register_form(
 
 
 async def _start_form(ctx: Ctx, network: m.Network, args: str) -> None:
-    data = {"network_id": network.id}
+    data: dict[str, Any] = {"network_id": network.id}
     if args:
         await run_oneline(ctx, "newevent", split_fields(args, 4), data)
     else:
+        data["guided"] = True  # series hook: the guided dialogue ends with the how-often buttons
         await begin(ctx, "newevent", data)
 
 
@@ -192,7 +199,8 @@ async def pick_network(ctx: Ctx, obj_id: str, value: str) -> None:
 async def card_for(session: AsyncSession, event: m.Event, network: m.Network, t: Translator) -> Rendered:
     texts = await tr.event_texts(session, event, t.lang)
     going = await ev.going_count(session, event.id)
-    return Rendered(rv.card_text(event, network, texts, going, t), rv.card_keyboard(event, t))
+    rhythm = await series_hooks.rhythm_of(session, event, t)  # series hook
+    return Rendered(rv.card_text(event, network, texts, going, t, rhythm=rhythm), rv.card_keyboard(event, t))
 
 
 async def announce(ctx: Ctx, event: m.Event, network: m.Network) -> None:
@@ -558,7 +566,10 @@ async def _events_page(ctx: Ctx, offset: int) -> tuple[str, Any]:
         return t._("You do not follow any network yet. /subscribe shows how."), None
     page = await ev.upcoming(ctx.session, ids, ctx.now, offset=offset)
     texts = await tr.many_event_texts(ctx.session, page.events, t.lang)
-    text = rv.list_text(page.events, page.networks, texts, t, show_network=len(ids) > 1, more=page.more)
+    rhythms = await series_hooks.rhythms_of(ctx.session, page.events, t)  # series hook
+    text = rv.list_text(
+        page.events, page.networks, texts, t, show_network=len(ids) > 1, more=page.more, rhythms=rhythms
+    )
     return text, rv.list_keyboard(offset + ev.PAGE, page.more, t)
 
 
@@ -644,7 +655,14 @@ async def cancelevent(ctx: Ctx) -> None:
     if not ctx.arg_text:
         raise UserError(N_("Give the event's number, for example: {example}"), example="/cancelevent 12")
     event, network = await _managed_event(ctx, ctx.arg_text)
+    if await series_hooks.ask_scope(ctx, event, "cancel", "", ""):  # series hook: only this one / later
+        return
+    await cancel_single(ctx, event, network)
+
+
+async def cancel_single(ctx: Ctx, event: m.Event, network: m.Network) -> None:
     await ev.cancel(ctx.session, event, ctx.now)
+    await series_hooks.occurrence_changed(ctx, event)  # series hook: EXDATE, SEQUENCE
     await _store_vevent(ctx, event, network)
     await cancel_event_reminders(ctx.session, event.id)
     await ctx.session.execute(
@@ -688,6 +706,13 @@ async def editevent(ctx: Ctx) -> None:
     event, network = await _managed_event(ctx, parts[0])
     ev.require_open(event, ctx.now)
     which = FIELD_WORDS[parts[1].lower()]
+    if await series_hooks.ask_scope(ctx, event, "edit", which, parts[2]):  # series hook
+        return
+    await edit_single(ctx, event, network, which, parts[2])
+
+
+async def edit_single(ctx: Ctx, event: m.Event, network: m.Network, which: str, value: str) -> None:
+    parts = ["", "", value]
     if which == "when":
         span = parse_span(parts[2], network.timezone, ctx.now, ctx.t.lang)
         if span.start == event.starts_at and span.end == event.ends_at:
@@ -710,6 +735,7 @@ async def editevent(ctx: Ctx) -> None:
         ).all():
             lang_row.fields = {k: v for k, v in lang_row.fields.items() if k != "place"}
     ev.bump(event, ctx.now)
+    await series_hooks.occurrence_changed(ctx, event)  # series hook: RECURRENCE-ID override, SEQUENCE
     await _store_vevent(ctx, event, network)
     await plan_event_reminders(ctx.session, event.id, ctx.now)
     going = await ev.going_people(ctx.session, event.id)

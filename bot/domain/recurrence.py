@@ -143,7 +143,11 @@ _MONTH = r"(?:måneder|måned|months|month|أشهر|اشهر|شهور|شهر|ኣ
 _PHRASES: list[tuple[re.Pattern[str], str, int | None]] = [
     (re.compile(r"(?:kvartalsvis|quarterly|every quarter|كل ربع سنة|فصليا|ርብዒ ዓመታዊ)"), "MONTHLY", 3),
     (re.compile(r"(?:كل شهرين)"), "MONTHLY", 2),
-    (re.compile(r"(?:كل أسبوعين|كل اسبوعين|biweekly|fortnightly|hver fjortende dag|hver 14\. dag)"), "WEEKLY", 2),
+    (
+        re.compile(r"(?:كل أسبوعين|كل اسبوعين|biweekly|fortnightly|hver fjortende dag|hver 14\. dag)"),
+        "WEEKLY",
+        2,
+    ),
     (re.compile(_EVERY + r"\s+" + _N + r"\s*" + _MONTH), "MONTHLY", None),
     (re.compile(_EVERY + r"\s+" + _N + r"\s*" + _WEEK), "WEEKLY", None),
     (re.compile(_EVERY + r"\s+" + _MONTH), "MONTHLY", 1),
@@ -160,13 +164,39 @@ _OF_MONTH = re.compile(
     r"every month|a month|من كل شهر|في كل شهر|من الشهر|في الشهر|كل شهر|ናይ ነፍሲ ወከፍ ወርሒ|ናይ ኩሉ ወርሒ|ናይ ወርሒ|ኣብ ወርሒ|"
     r"ነፍሲ ወከፍ ወርሒ|ኩሉ ወርሒ)"
 )
-_UNTIL = re.compile(r"(?:^|\s)(?:until|till|indtil|til og med|t\.o\.m\.?|حتى|لغاية|إلى غاية|ክሳብ)\s+(?P<rest>.+)$")
+_UNTIL = re.compile(
+    r"(?:^|\s)(?:until|till|indtil|til og med|t\.o\.m\.?|حتى|لغاية|إلى غاية|ክሳብ)\s+(?P<rest>.+)$"
+)
 _FROM = re.compile(
     r"(?:^|\s)(?:from|starting|starting on|beginning|fra og med|fra|startende|begyndende|ابتداء من|"
     r"ابتداءً من|اعتبارا من|اعتباراً من|بدءا من|بدءًا من|من|ካብ|ጀሚሩ)(?=\s|$)"
 )
-_COUNT = re.compile(r"(?:^|\s)(?P<n>\d{1,3})\s*(?:gange|gang|times|occurrences|مرات|مرة|ግዜ|ጊዜ|ግዜያት)(?=\s|$|,)")
-_FILLERS = {"den", "d.", "the", "on", "om", "at", "يوم", "في", ",", "kl", "kl.", "ኣብ", "-", "og", "and", "و", "ዕለት", "a", "i", "in", "الساعة"}
+_COUNT = re.compile(
+    r"(?:^|\s)(?P<n>\d{1,3})\s*(?:gange|gang|times|occurrences|مرات|مرة|ግዜ|ጊዜ|ግዜያት)(?=\s|$|,)"
+)
+_FILLERS = {
+    "den",
+    "d.",
+    "the",
+    "on",
+    "om",
+    "at",
+    "يوم",
+    "في",
+    ",",
+    "kl",
+    "kl.",
+    "ኣብ",
+    "-",
+    "og",
+    "and",
+    "و",
+    "ዕለት",
+    "a",
+    "i",
+    "in",
+    "الساعة",
+}
 
 
 @dataclass(frozen=True)
@@ -249,7 +279,7 @@ def _resolve_day(parts: tuple[int, int, int | None], after: date) -> date | None
 
 
 def _date_in(text: str, today: date) -> tuple[date | None, str]:
-    exact, parts, _weekday_, _next, rest = _extract_date(text, today)
+    exact, parts, _, _, rest = _extract_date(text, today)
     if rest == "\x00":
         raise _bad(text)
     if exact is not None:
