@@ -34,9 +34,13 @@ SCOPE = "sscope"
 REPEAT = "srep"
 # The guided dialogue's choices: label, then the rule for a start on a given weekday.
 REPEAT_CHOICES = (
+    # TRANSLATORS: button of the new-event dialogue: the event takes place one time
     ("once", N_("Once")),
+    # TRANSLATORS: button of the new-event dialogue: the event repeats every week
     ("w1", N_("Weekly")),
+    # TRANSLATORS: button of the new-event dialogue: the event repeats every second week
     ("w2", N_("Every 2 weeks")),
+    # TRANSLATORS: button of the new-event dialogue: the event repeats every month
     ("m1", N_("Monthly")),
 )
 
@@ -205,7 +209,9 @@ async def ask_scope(ctx: Ctx, event: m.Event, op: str, which: str, value: str) -
     )
     keyboard = [
         [
+            # TRANSLATORS: button: change only the chosen date of a series
             Button(ctx.t.plain("Only this one"), callback(SCOPE, event.id, "one")),
+            # TRANSLATORS: button: change the chosen date and every later one of the series
             Button(ctx.t.plain("This and later ones"), callback(SCOPE, event.id, "later")),
         ]
     ]

@@ -47,6 +47,7 @@ def rhythm(series: m.Series, t: Translator) -> str:
     if parts.get("FREQ") == "WEEKLY":
         days = _days(t, parts["BYDAY"]) if "BYDAY" in parts else day_name(t, start_local.weekday())
         if interval == 1:
+            # TRANSLATORS: the rhythm of a weekly event; {day} is a weekday name ("every Thursday")
             text = t.plain("every {day}", day=days)
         else:
             text = t.nplain("every week on {day}", "every {n} weeks on {day}", interval, day=days)
@@ -60,6 +61,7 @@ def rhythm(series: m.Series, t: Translator) -> str:
             text = t.nplain("on day {day} of every month", "on day {day} every {n} months", interval, day=day)
     if "UNTIL" in parts:
         raw = parts["UNTIL"]
+        # TRANSLATORS: the end of a series' rhythm ("every Thursday until 30 June 2027")
         text += " " + t.plain("until {date}", date=t.day(date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))))
     elif "COUNT" in parts:
         last = rr.expand(series.rrule, series.dtstart, series.timezone)[-1]
