@@ -172,13 +172,7 @@ async def rhythm_of(session: AsyncSession, event: m.Event, t: Translator) -> str
 
 
 async def rhythms_of(session: AsyncSession, events: Sequence[m.Event], t: Translator) -> dict[int, str]:
-    found = await sr.of_events(session, events)
-    out = {}
-    for e in events:
-        series = found.get(e.series_id or 0)
-        if series is not None and series.status == "active" and series.rrule:
-            out[e.id] = rs.rhythm(series, t)
-    return out
+    return rs.rhythms(events, await sr.of_events(session, events), t)
 
 
 # --- only this one · this and later ones -----------------------------------------------------------

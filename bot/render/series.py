@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -67,6 +68,16 @@ def rhythm(series: m.Series, t: Translator) -> str:
         last = rr.expand(series.rrule, series.dtstart, series.timezone)[-1]
         text += " " + t.plain("until {date}", date=t.day(last, series.timezone))
     return text
+
+
+def rhythms(events: Sequence[m.Event], series: Mapping[int, m.Series], t: Translator) -> dict[int, str]:
+    """The rhythm of each event of an active series (by event id), for lists and the public page."""
+    out = {}
+    for e in events:
+        found = series.get(e.series_id or 0)
+        if found is not None and found.status == "active" and found.rrule:
+            out[e.id] = rhythm(found, t)
+    return out
 
 
 def next_dates(starts: list[datetime], tz: str, t: Translator) -> str:
