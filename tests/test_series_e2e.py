@@ -87,11 +87,16 @@ async def test_monthly_dinner(clocked_bot: BotHarness, lang: str, when: str, rhy
     _admin, group = await _setup(bot)
     person = bot.user(2, "Yonas", lang)
     await bot.say(person, "hi", group)
-    calls = await bot.say(person, f"/newevent Fællesspisning | {when} | Egebæk Medborgerhus", private_chat_of(person))
+    calls = await bot.say(
+        person, f"/newevent Fællesspisning | {when} | Egebæk Medborgerhus", private_chat_of(person)
+    )
     assert any("Fællesspisning" in t for t in texts(calls)), texts(calls)
     events = await _rows(bot, m.Event)
     # The first Sundays of December 2026 and January 2027 are within the 8-week horizon (and no more).
-    assert [(e.starts_at.day, e.starts_at.month, e.starts_at.hour) for e in events] == [(6, 12, 12), (3, 1, 12)]
+    assert [(e.starts_at.day, e.starts_at.month, e.starts_at.hour) for e in events] == [
+        (6, 12, 12),
+        (3, 1, 12),
+    ]
     listing = texts(await bot.say(person, "/events", group))[-1]
     assert "Fællesspisning" in listing and "første søndag i måneden" in listing  # the group reads Danish
     own = texts(await bot.say(person, "/event 1"))[-1]
@@ -153,7 +158,12 @@ async def test_meeting_rhythm(clocked_bot: BotHarness) -> None:
     await bot.say(admin, "/newmeeting hver 3. måned fra 6. januar kl. 17 | Rådhuset", group)
     meetings = await _rows(bot, m.Meeting)
     # A year ahead: January, April, July and October 2027.
-    assert [(x.starts_at.month, x.starts_at.year) for x in meetings] == [(1, 2027), (4, 2027), (7, 2027), (10, 2027)]
+    assert [(x.starts_at.month, x.starts_at.year) for x in meetings] == [
+        (1, 2027),
+        (4, 2027),
+        (7, 2027),
+        (10, 2027),
+    ]
     assert [x.starts_at.astimezone(UTC).hour for x in meetings] == [16, 15, 15, 15]
 
 
@@ -183,7 +193,10 @@ async def test_cancel_one_and_later(clocked_bot: BotHarness) -> None:
         card = next(c for c in calls if c.buttons() and c.chat_id == going.id)
         pressed = await bot.press(going, card.chat_id, card.message_id, 1)
         assert "ستحضر" in texts(pressed)[0], [(c.method, c.chat_id, c.params) for c in pressed]
-    assert [(r.event_id, r.status) for r in await _rows(bot, m.Rsvp)] == [(second.id, "going"), (third.id, "going")]
+    assert [(r.event_id, r.status) for r in await _rows(bot, m.Rsvp)] == [
+        (second.id, "going"),
+        (third.id, "going"),
+    ]
     await _deliver(bot)
     bot.api.all_calls.clear()
     # Only this one: the second Thursday is cancelled; those going to it are told, in their language.
@@ -229,7 +242,9 @@ async def test_whole_series_cancelled_once(clocked_bot: BotHarness) -> None:
     await _press_scope(bot, admin, group, calls, 2)
     await _deliver(bot)
     to_follower = texts(bot.api.all_calls, follower.id)
-    assert to_follower == ["❌ Cancelled: Lektiecafé will no longer take place (Integrationsnetværket Rudersdal)."]
+    assert to_follower == [
+        "❌ Cancelled: Lektiecafé will no longer take place (Integrationsnetværket Rudersdal)."
+    ]
     assert (await _rows(bot, m.Series))[0].status == "cancelled"
     assert "No upcoming events" in texts(await bot.say(follower, "/events"))[-1]
 
@@ -327,10 +342,8 @@ async def test_reminders_across_dst(clocked_bot: BotHarness) -> None:
     bot.api.all_calls.clear()
     await bot.advance(days=6, hours=1)  # to 31 March, past 16.30 local
     sent = [c for c in bot.api.all_calls if c.method == "sendMessage" and c.chat_id == follower.id]
-    assert sent and "ዘኻኽር" in (sent[-1].plain_text or "") or "⏰" in (sent[-1].plain_text or "")
+    assert (sent and "ዘኻኽር" in (sent[-1].plain_text or "")) or "⏰" in (sent[-1].plain_text or "")
     reminder = (
-        await _rows(
-            bot, m.Notice, m.Notice.kind == "event_reminder", m.Notice.ref_id == after_change.id
-        )
+        await _rows(bot, m.Notice, m.Notice.kind == "event_reminder", m.Notice.ref_id == after_change.id)
     )[0]
     assert reminder.due_at == datetime(2027, 3, 31, 14, 30, tzinfo=UTC) and reminder.state == "sent"
