@@ -19,6 +19,7 @@ from bot.db import models as m
 from bot.domain import events as ev
 from bot.domain import recurrence as rr
 from bot.domain import series as sr
+from bot.domain import series_edit as se
 from bot.domain import translations as tr
 from bot.domain.errors import UserError
 from bot.domain.reminders import cancel_event_reminders, plan_event_reminders
@@ -270,7 +271,7 @@ async def scope_button(ctx: Ctx, obj_id: str, value: str) -> None:
 async def _cancel_later(ctx: Ctx, event: m.Event, network: m.Network) -> None:
     from handlers import events as eh
 
-    series, affected, whole = await sr.cancel_from(ctx.session, event, ctx.now)
+    series, affected, whole = await se.cancel_from(ctx.session, event, ctx.now)
     ids = [e.id for e in affected]
     for e in affected:
         await cancel_event_reminders(ctx.session, e.id)
@@ -332,9 +333,9 @@ async def _edit_later(ctx: Ctx, event: m.Event, network: m.Network, which: str, 
 
     if which == "when":
         span = parse_span(value, network.timezone, ctx.now, ctx.t.lang)
-        changed = await sr.change_time_from(ctx.session, event, span.start, span.end, ctx.now)
+        changed = await se.change_time_from(ctx.session, event, span.start, span.end, ctx.now)
     else:
-        changed = await sr.change_place_from(ctx.session, event, value, ctx.now)
+        changed = await se.change_place_from(ctx.session, event, value, ctx.now)
         for e in changed:
             for row in (
                 await ctx.session.scalars(

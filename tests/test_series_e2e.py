@@ -192,7 +192,7 @@ async def test_cancel_one_and_later(clocked_bot: BotHarness) -> None:
         calls = await bot.say(going, f"/event {e.id}")
         card = next(c for c in calls if c.buttons() and c.chat_id == going.id)
         pressed = await bot.press(going, card.chat_id, card.message_id, 1)
-        assert "ستحضر" in texts(pressed)[0], [(c.method, c.chat_id, c.params) for c in pressed]
+        assert any("ستحضر" in x for x in texts(pressed)), texts(pressed)
     assert [(r.event_id, r.status) for r in await _rows(bot, m.Rsvp)] == [
         (second.id, "going"),
         (third.id, "going"),

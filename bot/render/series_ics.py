@@ -11,7 +11,7 @@ from icalendar import Event, vRecur
 
 from bot.db import models as m
 from bot.domain import recurrence as rr
-from bot.domain.series import is_override
+from bot.domain.series_edit import is_override
 from bot.render.ics import DEFAULT_LENGTH
 
 
