@@ -156,6 +156,7 @@ H2 = timedelta(hours=2)
             datetime(2026, 11, 24, 16, tzinfo=UTC),
             None,
         ),
+        ("كل أحد من 2 إلى 4 مساء", "FREQ=WEEKLY;BYDAY=SU", datetime(2026, 11, 29, 13, tzinfo=UTC), H2),
     ],
 )
 def test_rules(text: str, rule: str, start: datetime, duration: timedelta | None) -> None:
@@ -215,6 +216,9 @@ def test_expansion_keeps_the_wall_clock_across_dst() -> None:
         ("3 ديسمبر من 4:30 إلى 6:30 مساء", (15, 30), (17, 30)),
         ("3 ታሕሳስ ሰዓት 16:30-18:30", (15, 30), (17, 30)),
         ("3 ታሕሳስ ካብ 16:30 ክሳብ 18:30", (15, 30), (17, 30)),
+        ("3 ديسمبر من 2 إلى 4 مساء", (13, 0), (15, 0)),
+        ("3 ታሕሳስ ካብ 2 ክሳብ 4 ድ.ቀ.", (13, 0), (15, 0)),
+        ("Dec 3 2-4pm", (13, 0), (15, 0)),
     ],
 )
 def test_time_ranges(text: str, start: tuple[int, int], end: tuple[int, int]) -> None:

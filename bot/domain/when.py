@@ -129,6 +129,11 @@ _RE_BARE_TIME = re.compile(
     + r"(?=\s|$|,)"
 )
 _RE_AMPM_TIME = re.compile(r"(?:^|\s)(?P<h>\d{1,2})\s*" + _AMPM + _END + r"(?=\s|$|,)")
+# series hook (time ranges): "2 إلى 4 مساء", "2-4 pm": the am/pm word only after the end.
+_RE_RANGE_AMPM = re.compile(
+    r"(?:^|\s)(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?\s*(?:-|–|—|til|to|until|إلى|الى|حتى|ክሳብ)\s*(?P<eh>\d{1,2})"
+    r"(?:[:.](?P<em>\d{2}))?\s*" + _AMPM.replace("(?P<ap>", "(?P<eap>") + r"(?=\s|$|,)"
+)
 _RE_ISO = re.compile(
     r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})(?:[t ](?P<h>\d{1,2}):(?P<m>\d{2})(?::\d{2})?)?"
 )
@@ -211,7 +216,7 @@ def _take(pattern: re.Pattern[str], s: str) -> tuple[re.Match[str] | None, str]:
 def _extract_time(s: str) -> tuple[time | None, time | None, str, bool]:
     """The clock time (and an end time of a range) in `s`; returns the rest. The flag says a time
     was written but is impossible (25:00)."""
-    for pattern in (_RE_MARKED_TIME, _RE_BARE_TIME, _RE_AMPM_TIME):
+    for pattern in (_RE_MARKED_TIME, _RE_BARE_TIME, _RE_RANGE_AMPM, _RE_AMPM_TIME):
         match, rest = _take(pattern, s)
         if not match:
             continue
