@@ -347,3 +347,26 @@ async def test_reminders_across_dst(clocked_bot: BotHarness) -> None:
         await _rows(bot, m.Notice, m.Notice.kind == "event_reminder", m.Notice.ref_id == after_change.id)
     )[0]
     assert reminder.due_at == datetime(2027, 3, 31, 14, 30, tzinfo=UTC) and reminder.state == "sent"
+
+
+async def test_edit_place_later_and_meeting_rhythm_in_english(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot
+    admin = bot.user(1, "Sara", "en", username="sara")
+    group = bot.group("Lyngby Council", admins=[admin])
+    await bot.say(admin, "/setup", group)
+    await bot.say(admin, "/newevent Homework café | every Tuesday 17:00-19:00 | Library", group)
+    events = await _rows(bot, m.Event)
+    calls = await bot.say(admin, f"/editevent {events[3].id} place Town hall", group)
+    question = _question(calls, "sscope:")
+    assert [b["text"] for b in question.buttons()] == ["Only this one", "This and later ones"]
+    replies = texts(await bot.press(admin, group, question.message_id, 2))
+    assert any("Saved for 5 dates" in r for r in replies), replies
+    assert [e.place for e in await _rows(bot, m.Event)] == ["Library"] * 3 + ["Town hall"] * 5
+    await bot.say(admin, "/newmeeting every 3 months from 6 January 17:00 | Town hall", group)
+    meetings = await _rows(bot, m.Meeting)
+    assert [(x.starts_at.month, x.starts_at.year) for x in meetings] == [
+        (1, 2027),
+        (4, 2027),
+        (7, 2027),
+        (10, 2027),
+    ]
