@@ -323,6 +323,7 @@ async def _cancel_later(ctx: Ctx, event: m.Event, network: m.Network) -> None:
 
 
 async def _edit_later(ctx: Ctx, event: m.Event, network: m.Network, which: str, value: str) -> None:
+    from handlers.events_cards import refresh_card
     from handlers.events_notices import notify
 
     if which == "when":
@@ -356,7 +357,7 @@ async def _edit_later(ctx: Ctx, event: m.Event, network: m.Network, which: str, 
     )
     for e in changed:
         if e.card_chat_id and e.card_message_id:
-            await eh.refresh_card(ctx, e, e.card_chat_id, e.card_message_id, group=True)
+            await refresh_card(ctx, e, e.card_chat_id, e.card_message_id, group=True)
 
 
 @renderer("series_cancelled")
