@@ -28,6 +28,7 @@ from bot.render.ics import build_calendar
 from bot.render.keyboard import Button, callback
 from bot.schedule.notices import Rendered, after_send, enqueue, enqueue_many, renderer
 from bot.services import Services
+from handlers.approval import may_announce
 from handlers.common import Context, Ctx, handler, markup, split_fields
 from handlers.dialogue import Form, Step, begin, register_form, run_oneline
 from handlers.router import on_callback, parse_id
@@ -219,6 +220,8 @@ async def announce(ctx: Ctx, event: m.Event, network: m.Network) -> None:
             ctx.t._("Created. I am posting it in the group too.") + "\n\n" + card.text, card.keyboard
         )
     followers = await ev.audience(ctx.session, event, followers=True, rsvped=False)
+    if not await may_announce(ctx, event, network):  # daily cap and approval: handlers/approval.py
+        followers = []
     rows = [
         {
             "kind": "event_new",

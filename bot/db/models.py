@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -112,6 +113,8 @@ class Network(Base):
     # Default vote rule: "majority" or "two_thirds"; quorum is a minimum number of votes cast.
     vote_rule: Mapped[str] = mapped_column(String(16), default="majority")
     vote_quorum: Mapped[int | None] = mapped_column(Integer)
+    # Members' (not coordinators') events reach followers only after a coordinator approves (0007).
+    require_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -195,6 +198,11 @@ class Event(Base):
     # Deferred, and raising if touched unloaded: only the feed reads them, by an explicit query.
     ics_vevent: Mapped[str | None] = mapped_column(Text, deferred=True, deferred_raiseload=True)
     ics_key: Mapped[str | None] = mapped_column(String(40), deferred=True, deferred_raiseload=True)
+    # Whether followers were told (bot/domain/approval.py): announced | capped (the member's daily
+    # allowance was used) | pending (waiting for a coordinator) | rejected. announce_chat_id: where the
+    # member created it, to tell them the outcome.
+    announcement: Mapped[str] = mapped_column(String(16), default="announced", server_default="announced")
+    announce_chat_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Rsvp(Base):
