@@ -24,6 +24,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
+from bot.render.text import neutralize
+
 log = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -147,7 +149,8 @@ class Translator:
                 values[key] = str(value) if key == "id" or key.endswith("_id") else self.number(value)
                 continue
             else:
-                s = html.escape(str(value), quote=False) if escape else str(value)
+                s = neutralize(str(value))  # no value may reorder or hide the text around it
+                s = html.escape(s, quote=False) if escape else s
             values[key] = isolate(s) if self.rtl else s
         try:
             return text.format(**values)

@@ -10,7 +10,6 @@ Until it starts, a broadcast can be cancelled.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import models as m
 from bot.domain.errors import NotFound, UserError
 from bot.i18n import LANGUAGE_NAMES, N_, Translator, isolate
+from bot.render.text import TELEGRAM_LIMIT, esc, fit_escaped
 from bot.schedule.notices import (
     Rendered,
     action,
@@ -244,18 +244,15 @@ async def render_broadcast(session: AsyncSession, notice: m.Notice, t: Translato
     text, translated = await memo(
         session, ("broadcast_text", bc.id, t.lang), lambda: texts_for(session, bc, t.lang)
     )
-    name = html.escape(network.name if network else "", quote=False)
-    lines = [
-        f"📣 <b>{isolate(name) if t.rtl else name}</b>",
-        "",
-        html.escape(text, quote=False),
-    ]
+    name = esc(network.name if network else "")
+    head = f"📣 <b>{isolate(name) if t.rtl else name}</b>"
+    foot = ""
     if not translated:
-        lines += [
-            "",
-            t._(
-                "<i>(Written in {language}; no translation into your language yet.)</i>",
-                language=LANGUAGE_NAMES.get(bc.language, bc.language),
-            ),
-        ]
-    return Rendered("\n".join(lines))
+        foot = t._(
+            "<i>(Written in {language}; no translation into your language yet.)</i>",
+            language=LANGUAGE_NAMES.get(bc.language, bc.language),
+        )
+    # Escaping can make a text of 3,500 characters several times longer (<, >, &): cut it sensibly
+    # rather than let the message be cut inside an entity.
+    body = fit_escaped(text, TELEGRAM_LIMIT - len(head) - len(foot) - 8)
+    return Rendered("\n\n".join(x for x in (head, body, foot) if x))
