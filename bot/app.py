@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade
 from bot.db.models import Person
+from bot.db.outage import monitor_of
 from bot.http_request import LeanRequest
 from bot.i18n import LANGUAGES, get_translator, negotiate
 from bot.services import AdminCache, Services
@@ -147,7 +148,9 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
     """Options (for tests and tools): migrate, register_commands, dispatch (bools), engine, clock."""
     if not settings.bot_token:
         raise ValueError("BOT_TOKEN is not set")
-    engine = options.pop("engine", None) or create_engine(settings.database_url)
+    engine = options.pop("engine", None) or create_engine(
+        settings.database_url, busy_timeout=settings.sqlite_busy_timeout
+    )
     services = Services(
         settings=settings,
         engine=engine,
@@ -156,6 +159,7 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
     )
     if "clock" in options:
         services.clock = options.pop("clock")
+    monitor_of(services)  # database outages: bot/db/outage.py
     services.extra.update(options)
     builder = (
         ApplicationBuilder()

@@ -406,7 +406,11 @@ class Dispatcher:
         assert rendered is not None
         rate_retries = 0
         while True:
-            await self.pacer.acquire(job.chat_id)
+            try:
+                await self.pacer.acquire(job.chat_id)
+            except Exception as err:  # the shared budget's table is unreachable (a database outage)
+                self._record(self._result(job, "pending", error=f"pacing: {type(err).__name__}"))
+                return
             if not self._claim_fresh(job):
                 # The claim may look stale to the other instances by now: give the row back unsent.
                 self._record(self._result(job, "pending", error="claim expired before sending"))
