@@ -19,6 +19,7 @@ import contextvars
 import logging
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -122,6 +123,28 @@ def is_unavailable(err: BaseException) -> bool:
     return False
 
 
+# Loggers of the background loops that retry on their own while the database is away (their code is
+# not ours to change): their tracebacks are held back while an outage is known, since the monitor
+# said it once ("database unreachable"), and counted in the recovery line instead.
+QUIET_LOGGERS = ("bot.schedule.dispatcher", "bot.schedule.budget", "bot.schedule.pacing", "handlers.votes")
+_MONITORS: weakref.WeakSet[DbMonitor] = weakref.WeakSet()
+
+
+class _QuietDuringOutage(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        err = record.exc_info[1] if record.exc_info else None
+        if err is None:
+            return True
+        for mon in list(_MONITORS):
+            if mon.down and is_unavailable(err):
+                mon.suppressed += 1
+                return False
+        return True
+
+
+_QUIET = _QuietDuringOutage()
+
+
 class DbMonitor:
     """Up/down state of the database, from the engine's own errors and a probe while it is down."""
 
@@ -135,6 +158,12 @@ class DbMonitor:
         self._up.set()
         self._down = asyncio.Event()
         self.retries = 0
+        self.suppressed = 0
+        _MONITORS.add(self)
+        for name in QUIET_LOGGERS:
+            logger = logging.getLogger(name)
+            if _QUIET not in logger.filters:
+                logger.addFilter(_QUIET)
         self._prober: asyncio.Task[None] | None = None
         self.on_recovery: list[Callable[[], Any]] = []
         engine = services.engine.sync_engine
@@ -208,7 +237,12 @@ class DbMonitor:
         self.down_since = None
         self._down.clear()
         self._up.set()
-        log.warning("database reachable again after %.1f s; resuming", took)
+        log.warning(
+            "database reachable again after %.1f s; resuming (%d failed background calls not logged)",
+            took,
+            self.suppressed,
+        )
+        self.suppressed = 0
         dispatcher = self.services.dispatcher
         if dispatcher is not None:
             kick = getattr(dispatcher, "kick", None)
