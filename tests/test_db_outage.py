@@ -169,3 +169,71 @@ async def test_sqlite_locked_by_a_long_writer(db_url: str, tmp_path: Path) -> No
         )
         assert await _count(bot, m.Event) == 1
         await until(lambda: not monitor.down)
+
+
+async def test_webhook_answers_503_while_postgresql_is_away_so_telegram_resends(db_url: str) -> None:
+    need_pg(db_url)
+    import socket
+
+    from bot.config import Settings
+    from bot.web.webhook import SECRET_HEADER, serve_webhook
+
+    secret = "s3cret-Token_for-tests-0123456789"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    async with FakeBotAPI() as api, TcpProxy() as proxy:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            bot_token="123456:TEST-TOKEN",
+            database_url=proxy.url_for(db_url),
+            bot_api_base_url=api.base_url,
+            bot_api_base_file_url=api.base_file_url,
+            webhook_url=f"http://127.0.0.1:{port}/telegram/webhook",
+            webhook_secret=secret,
+            port=port,
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve_webhook(settings, stop=stop, register_commands=False))
+        base = f"http://127.0.0.1:{port}"
+        update = {
+            "update_id": 777,
+            "message": {
+                "message_id": 1,
+                "date": 1_700_000_000,
+                "chat": {"id": 5150, "type": "private", "first_name": "Eve"},
+                "from": {"id": 5150, "is_bot": False, "first_name": "Eve", "language_code": "en"},
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+
+                async def healthy() -> bool:
+                    try:
+                        return (await client.get(f"{base}/healthz")).status_code == 200
+                    except httpx.HTTPError:
+                        return False
+
+                async with asyncio.timeout(30):
+                    while not await healthy():
+                        assert not task.done()
+                        await asyncio.sleep(0.05)
+                proxy.cut()
+                post = {"json": update, "headers": {SECRET_HEADER: secret}}
+                first = await client.post(f"{base}/telegram/webhook", **post)  # type: ignore[arg-type]
+                assert first.status_code == 503
+                again = await client.post(f"{base}/telegram/webhook", **post)  # type: ignore[arg-type]
+                assert again.status_code == 503  # known down: answered at once
+                assert api.sent_messages(5150) == []
+                proxy.restore()
+                async with asyncio.timeout(30):
+                    while not await healthy():
+                        await asyncio.sleep(0.05)
+                retried = await client.post(f"{base}/telegram/webhook", **post)  # type: ignore[arg-type]
+                assert retried.status_code == 200
+            assert len(api.sent_messages(5150)) == 1
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
