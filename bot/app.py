@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import pkgutil
 import traceback
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from telegram import (
     BotCommand,
@@ -20,7 +21,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import HTTPXRequest
 
 from bot.commands import COMMANDS, CommandInfo
@@ -28,8 +29,11 @@ from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade
 from bot.db.models import Person
-from bot.http_request import LeanRequest
 from bot.i18n import LANGUAGES, get_translator, negotiate
+from bot.schedule.budget import ChatBudget, SharedBudget
+from bot.schedule.gate import Gate
+from bot.schedule.outbox import Outbox
+from bot.schedule.pacing import Limits, Pacer
 from bot.services import AdminCache, Services
 
 log = logging.getLogger(__name__)
@@ -134,13 +138,26 @@ async def on_error(update: object, context: Any) -> None:
 
 
 def _request() -> HTTPXRequest:
-    """Bot API calls over kept-alive asyncio streams (bot/http_request.py: 5x the sends per CPU second of
-    httpx's pool); getUpdates keeps httpx. LeanRequest speaks no proxy protocol, so where a proxy is
-    configured in the environment, httpx (which honours it) does all the calls."""
-    proxied = any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"))
-    if proxied:
-        return HTTPXRequest(connection_pool_size=64, pool_timeout=30)
-    return LeanRequest(connection_pool_size=64, pool_timeout=30)
+    """PTB's maintained httpx client over HTTP/1.1 with a pool of kept-alive connections (enough for
+    the dispatcher's requests in flight); proxies (HTTPS_PROXY, ALL_PROXY), TLS verification and
+    uploads work the standard httpx way."""
+    return HTTPXRequest(
+        connection_pool_size=64,
+        pool_timeout=30,
+        http_version="1.1",
+        httpx_kwargs={"limits": httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=60)},
+    )
+
+
+def _outbox(services: Services, bot: Callable[[], Any]) -> Outbox:
+    """The pacer and the outage gate every request goes through (see bot/schedule/outbox.py)."""
+    limits = services.extra.get("limits")
+    pacer = Pacer(limits if isinstance(limits, Limits) else None)
+    if not pacer.limits.lifted and services.engine.dialect.name == "postgresql":
+        # Several instances may share this database: they share Telegram's limits too.
+        pacer.shared = SharedBudget(services.engine)
+        pacer.chats = ChatBudget(services.engine)
+    return Outbox(pacer, Gate(lambda: bot().get_me()))
 
 
 def build_application(settings: Settings, **options: Any) -> Application:  # type: ignore[type-arg]
@@ -170,9 +187,10 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
         .post_shutdown(_post_shutdown)
         .request(_request())
     )
-    if options.get("rate_limiter", False):
-        builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
-    app = builder.build()
+    holder: list[Any] = []
+    services.outbox = _outbox(services, lambda: holder[0].bot)
+    app = builder.rate_limiter(services.outbox).build()
+    holder.append(app)
     app.bot_data["services"] = services
     for mod in feature_modules():
         mod.register(app)

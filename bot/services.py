@@ -15,6 +15,7 @@ from bot.db.models import utcnow
 
 if TYPE_CHECKING:
     from bot.schedule.dispatcher import Dispatcher
+    from bot.schedule.outbox import Outbox
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Services:
     sessionmaker: async_sessionmaker[AsyncSession]
     admins: AdminCache
     dispatcher: Dispatcher | None = None
+    # The one way out (pacer + outage gate) every Bot API request passes through.
+    outbox: Outbox | None = None
     # The clock every feature reads; tests replace it to walk through time.
     clock: Callable[[], datetime] = utcnow
     extra: dict[str, Any] = field(default_factory=dict)

@@ -3,7 +3,6 @@ the reader's language resolved, user errors translated, commit on success, rollb
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +20,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.db import models as m
@@ -268,22 +267,10 @@ def split_fields(text: str, count: int) -> list[str]:
     return parts
 
 
-# A reply held back by a 429 longer than this is dropped (the person would not connect it any more).
-MAX_REPLY_WAIT = 15.0
-
-
 async def send_paced(context: Context, chat_id: int, text: str, **kwargs: Any) -> Message:
-    """send_message that honours Telegram's 429 (retry_after) once instead of losing the reply: in a
-    busy group the bot's own announcements may use up the chat's budget of 20 messages a minute."""
-    try:
-        return await context.bot.send_message(chat_id, text, **kwargs)
-    except RetryAfter as err:
-        delay = err.retry_after
-        wait = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
-        if wait > MAX_REPLY_WAIT:
-            raise
-        await asyncio.sleep(wait)
-        return await context.bot.send_message(chat_id, text, **kwargs)
+    """send_message through the one way out (bot/schedule/outbox.py): paced in the answers lane,
+    a 429 retried in place, held (not lost) while Telegram is unreachable."""
+    return await context.bot.send_message(chat_id, text, **kwargs)
 
 
 async def send_to(

@@ -422,3 +422,14 @@ class SendSlot(Base):
 
     # Slot number: the database clock in units of 1/slots-per-second since the epoch.
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class ChatSendSlot(Base):
+    """Telegram's per-chat limits shared by the instances on one PostgreSQL database: one row per
+    chat and time slot taken (see `ChatBudget` in bot/schedule/budget.py)."""
+
+    __tablename__ = "chat_send_slots"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The database clock in units of the chat's slot width (1 s private, 60/18 s group).
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
