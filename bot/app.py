@@ -156,7 +156,8 @@ def _outbox(services: Services, bot: Callable[[], Any]) -> Outbox:
     if not pacer.limits.lifted and services.engine.dialect.name == "postgresql":
         # Several instances may share this database: they share Telegram's limits too.
         pacer.shared = SharedBudget(services.engine)
-        pacer.chats = ChatBudget(services.engine)
+        if pacer.limits.per_chat:
+            pacer.chats = ChatBudget(services.engine, pacer.limits)
     return Outbox(pacer, Gate(lambda: bot().get_me()))
 
 

@@ -20,9 +20,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from bot.schedule.pacing import Limits
 
 _RESERVE = text(
     """
@@ -158,16 +162,16 @@ class ChatBudget:
     """Telegram's per-chat limits shared by the instances on one PostgreSQL database.
 
     A chat's time is cut into slots (1 s for a private chat; 60/18 s for a group, so that any
-    60-second window holds at most 19 of them, under Telegram's 20 a minute). A message may go to a
+    60-second window touches at most 19 of them, under Telegram's 20 a minute). A message may go to a
     chat only in a slot its instance took: one row in `chat_send_slots`, whose primary key makes a
     slot one instance's. `take` is one round trip; it returns None when the slot is ours, or the
     seconds until the chat's next slot when another instance holds this one."""
 
-    private_width = 1.0
-    group_width = 60.0 / 18
-
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, limits: Limits) -> None:
         self.engine = engine
+        self.private_width = max(limits.private_interval, 0.001)
+        # n slots per window of which any window can touch n + 1: n = group_per_minute - 1.
+        self.group_width = limits.group_window / max(limits.group_per_minute - 1, 1)
         self._offset: float | None = None
         self._synced = 0.0
         self._pruned = time.monotonic()

@@ -59,10 +59,22 @@ class Limits:
     group_per_minute: int = 19
     # Seconds between two messages to one group.
     group_interval: float = 1.0
+    # The group limit's window (Telegram: a minute; tests shorten it together with the fake's).
+    group_window: float = 60.0
 
     @property
     def lifted(self) -> bool:
-        return self.global_per_second > 1000
+        """No limit at all (a local Bot API server; capacity benchmarks)."""
+        return self.global_per_second > 1000 and not self.per_chat
+
+    @property
+    def per_chat(self) -> bool:
+        return self.private_interval > 0 or self.group_per_minute < 10**9
+
+    @classmethod
+    def global_only(cls) -> Limits:
+        """Telegram's overall limit, no per-chat ones (tests whose fake does not count per chat)."""
+        return cls(private_interval=0.0, group_per_minute=10**9, group_interval=0.0)
 
     @classmethod
     def unlimited(cls) -> Limits:
@@ -173,12 +185,12 @@ class Pacer:
         now = time.monotonic()
         ahead = sum(1 for q in self._queues() for w in q if w.chat_id == chat_id and not w.fut.done())
         wait = max(0.0, self._chat_ready(chat_id, now) - now)
-        if chat_id < 0 and not self.limits.lifted:
+        if chat_id < 0 and self.limits.per_chat:
             window = self._group_windows.get(chat_id, deque())
             per_minute = max(self.limits.group_per_minute, 1)
             # Each full minute's worth ahead (window + queue) costs a minute.
             backlog = len(window) + ahead
-            wait = max(wait, (backlog // per_minute) * 60.0 + ahead * self.limits.group_interval)
+            wait = max(wait, (backlog // per_minute) * self.limits.group_window + ahead * self.limits.group_interval)
         else:
             wait += ahead * self.limits.private_interval
         return wait
@@ -220,10 +232,10 @@ class Pacer:
         if chat_id < 0:
             window = self._group_windows.get(chat_id)
             if window:
-                while window and window[0] <= now - 60.0:
+                while window and window[0] <= now - self.limits.group_window:
                     window.popleft()
                 if len(window) >= self.limits.group_per_minute:
-                    ready = max(ready, window[0] + 60.0)
+                    ready = max(ready, window[0] + self.limits.group_window)
         return ready
 
     def _pick(self, now: float) -> tuple[_Waiter | None, float]:
@@ -257,7 +269,7 @@ class Pacer:
     def _global_ready(self, now: float) -> float:
         lim = self.limits
         ready = max(self._paused_until, self._last + lim.global_interval)
-        if self.shared is None and not lim.lifted:
+        if self.shared is None:
             window = self._window
             while window and window[0] <= now - lim.global_window:
                 window.popleft()
@@ -308,9 +320,10 @@ class Pacer:
             queue.remove(w)
             self._waiting -= 1
         self._forget_empty(w)
-        if not lim.lifted:
+        self._last = now
+        if lim.global_per_second < 10**6:
             self._window.append(now)
-            self._last = now
+        if lim.per_chat:
             if w.chat_id < 0:
                 self._chat_next[w.chat_id] = now + lim.group_interval
                 self._group_windows.setdefault(w.chat_id, deque()).append(now)
@@ -326,7 +339,7 @@ class Pacer:
         if now - self._last_prune < 30.0:
             return
         self._last_prune = now
-        old = now - 61.0
+        old = now - max(self.limits.group_window, 1.0) - 1.0
         for chat_id in [c for c, t in self._chat_next.items() if t < old]:
             self._chat_next.pop(chat_id, None)
             self._group_windows.pop(chat_id, None)

@@ -499,6 +499,7 @@ class FakeBotAPI:
         private_rate: float = 1.0,
         private_burst: int = 3,
         group_per_minute: int = 20,
+        group_window: float = 60.0,
     ) -> None:
         self.port = port
         self.enforce_limits = enforce_limits
@@ -509,6 +510,7 @@ class FakeBotAPI:
         self.private_rate = private_rate
         self.private_burst = private_burst
         self.group_per_minute = group_per_minute
+        self.group_window = group_window  # seconds; tests shorten Telegram's minute
 
         self._server: asyncio.Server | None = None
         self._conn_tasks: set[asyncio.Task[Any]] = set()
@@ -863,10 +865,10 @@ class FakeBotAPI:
                 return max(1, math.ceil((1.0 - bucket.tokens) / self.private_rate))
         elif chat_id is not None and chat_id < 0:
             window = self._group_windows.setdefault(chat_id, deque())
-            while window and window[0] <= now - 60.0:
+            while window and window[0] <= now - self.group_window:
                 window.popleft()
             if len(window) >= self.group_per_minute:
-                return max(1, math.ceil(window[0] + 60.0 - now))
+                return max(1, math.ceil(window[0] + self.group_window - now))
         gw.append(now)
         if bucket is not None:
             bucket.tokens -= 1.0

@@ -19,6 +19,7 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.schedule.pacing import Limits
 from bot.services import Services
 from bot.testing.fake_bot_api import Call, FakeBotAPI, FakeChat, FakeUser, group_chat, private_chat
 
@@ -51,6 +52,8 @@ class BotHarness:
         now: datetime | None = None,
         dispatch: bool = False,
         settings: dict[str, Any] | None = None,
+        limits: Limits | None = None,
+        via: Any = None,
     ) -> None:
         self.database_url = database_url
         self.api = api or FakeBotAPI()
@@ -58,6 +61,11 @@ class BotHarness:
         self.clock = FakeClock(now)
         self.dispatch = dispatch
         self.extra_settings = settings or {}
+        # The pacer's limits: Telegram's when the fake enforces them; else only the overall one
+        # (the fake does not count per chat, and a test need not wait a second between replies).
+        self.limits = limits
+        # Something with base_url/base_file_url between the bot and the fake (an outage link).
+        self.via = via
         self._injected = 0
         self._processed = 0
         self._cond = asyncio.Condition()
@@ -77,11 +85,12 @@ class BotHarness:
             _env_file=None,  # type: ignore[call-arg]
             bot_token="123456:TEST-TOKEN",
             database_url=self.database_url,
-            bot_api_base_url=self.api.base_url,
-            bot_api_base_file_url=self.api.base_file_url,
+            bot_api_base_url=(self.via or self.api).base_url,
+            bot_api_base_file_url=(self.via or self.api).base_file_url,
             **self.extra_settings,
         )
-        self.app = build_application(settings, clock=self.clock, dispatch=self.dispatch)
+        limits = self.limits or (Limits() if self.api.enforce_limits else Limits.global_only())
+        self.app = build_application(settings, clock=self.clock, dispatch=self.dispatch, limits=limits)
         self.services: Services = self.app.bot_data["services"]
         original = self.app.process_update
 
