@@ -119,7 +119,11 @@ class Dispatcher(Sending, Recording, Progress):
                 for network_id in networks:
                     if len(ids) >= limit:
                         break
-                    where = m.Notice.network_id.is_(None) if network_id is None else m.Notice.network_id == network_id
+                    where = (
+                        m.Notice.network_id.is_(None)
+                        if network_id is None
+                        else m.Notice.network_id == network_id
+                    )
                     await take(bulk.where(where), min(share, limit - len(ids)))
             if not ids:
                 await session.commit()
@@ -227,7 +231,6 @@ class Dispatcher(Sending, Recording, Progress):
             for bid in touched | set(self._progress):
                 await self._update_progress(bid, final_check=True)
             return self.stats["sent"] - sent_before
-
 
     # ------------------------------------------------------------------ waking
 

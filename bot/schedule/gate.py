@@ -119,7 +119,10 @@ class Gate:
                 break
             backoff = min(backoff * 2, self.max_backoff)
         assert self.down_since is not None
-        log.warning("Telegram's Bot API answers again after %.0f s: sending resumes", time.monotonic() - self.down_since)
+        log.warning(
+            "Telegram's Bot API answers again after %.0f s: sending resumes",
+            time.monotonic() - self.down_since,
+        )
         self.down_since = None
         self.cause = ""
         self._open.set()

@@ -64,7 +64,6 @@ class ProgressState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-
 class DispatcherBase:
     """State and settings shared by the dispatcher's parts (set in `Dispatcher.__init__`)."""
 

@@ -118,6 +118,8 @@ class Pacer:
         self.shared = shared
         self.chats = chats
         self.stats = PacerStats()
+        # (grant time, chat, lane) of every grant, when a test or benchmark sets it to a list.
+        self.trace: list[tuple[float, int, int]] | None = None
         self._lanes: tuple[deque[_Waiter], deque[_Waiter]] = (deque(), deque())
         # Bulk: one queue per network, served in turn (`_turns` is the rotation).
         self._bulk: dict[int | None, deque[_Waiter]] = {}
@@ -190,7 +192,9 @@ class Pacer:
             per_minute = max(self.limits.group_per_minute, 1)
             # Each full minute's worth ahead (window + queue) costs a minute.
             backlog = len(window) + ahead
-            wait = max(wait, (backlog // per_minute) * self.limits.group_window + ahead * self.limits.group_interval)
+            wait = max(
+                wait, (backlog // per_minute) * self.limits.group_window + ahead * self.limits.group_interval
+            )
         else:
             wait += ahead * self.limits.private_interval
         return wait
@@ -330,6 +334,8 @@ class Pacer:
             else:
                 self._chat_next[w.chat_id] = now + lim.private_interval
         self.stats.granted[int(w.lane)] += 1
+        if self.trace is not None:
+            self.trace.append((now, w.chat_id, int(w.lane)))
         if not w.fut.done():
             w.fut.set_result(True)
 

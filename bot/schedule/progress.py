@@ -86,4 +86,3 @@ class Progress(DispatcherBase):
                 self._progress.pop(broadcast_id, None)
         except Exception:
             log.exception("broadcast progress %s failed", broadcast_id)
-

@@ -108,4 +108,3 @@ class Recording(DispatcherBase):
             self._held.discard(r.id)
         for bid in {r.ref_id for r in batch if r.kind in BULK_KINDS and r.ref_id is not None}:
             self._touch_progress(bid)
-

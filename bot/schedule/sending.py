@@ -174,7 +174,9 @@ class Sending(DispatcherBase):
             # Still limited after the outbox's retries in place: back to the database for later.
             self.stats["429"] += 1
             wait = _retry_seconds(err)
-            self._record(self._result(job, "pending", due_at=self.clock() + timedelta(seconds=wait), error="429"))
+            self._record(
+                self._result(job, "pending", due_at=self.clock() + timedelta(seconds=wait), error="429")
+            )
             self.wake(wait)
             return
         except Forbidden:
