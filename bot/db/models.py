@@ -430,6 +430,7 @@ class ChatSendSlot(Base):
 
     __tablename__ = "chat_send_slots"
 
-    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # A hash of the chat id (negative for groups; see `chat_key`): the table names nobody.
+    chat_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     # The database clock in units of the chat's slot width (1 s private, 60/18 s group).
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -38,7 +38,7 @@ from sqlalchemy import func, select, update
 from telegram.ext import Application
 
 from bot.db import models as m
-from bot.schedule.jobs import BULK_KINDS, Job, ProgressState, Result
+from bot.schedule.jobs import BROADCAST_KIND, BULK_KINDS, Job, ProgressState, Result
 from bot.schedule.progress import Progress
 from bot.schedule.recording import Recording
 from bot.schedule.sending import Sending
@@ -100,17 +100,17 @@ class Dispatcher(Sending, Recording, Progress):
                 ids.extend((await session.scalars(q)).all())
 
             due = select(m.Notice.id).where(m.Notice.state == "pending", m.Notice.due_at <= now)
-            await take(due.where(m.Notice.kind.not_in(BULK_KINDS)), limit)
+            await take(due.where(m.Notice.kind.not_in(sorted(BULK_KINDS))), limit)
             if len(ids) < limit:
                 # Bulk: an equal share for each network with bulk due, so networks' broadcasts and
                 # announcements go out interleaved (the pacer serves them in turn).
-                bulk = due.where(m.Notice.kind.in_(BULK_KINDS))
+                bulk = due.where(m.Notice.kind.in_(sorted(BULK_KINDS)))
                 networks = list(
                     (
                         await session.scalars(
                             select(m.Notice.network_id)
                             .where(m.Notice.state == "pending", m.Notice.due_at <= now)
-                            .where(m.Notice.kind.in_(BULK_KINDS))
+                            .where(m.Notice.kind.in_(sorted(BULK_KINDS)))
                             .distinct()
                         )
                     ).all()
@@ -222,7 +222,7 @@ class Dispatcher(Sending, Recording, Progress):
                     break
                 jobs = await self._prepare(jobs)
                 for job in jobs:
-                    if job.kind in BULK_KINDS and job.ref_id is not None:
+                    if job.kind == BROADCAST_KIND and job.ref_id is not None:
                         touched.add(job.ref_id)
                     task = asyncio.get_running_loop().create_task(self._send(job))
                     tasks.add(task)

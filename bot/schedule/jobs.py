@@ -19,7 +19,9 @@ from bot.services import Services
 
 # Bulk kinds (broadcasts, new-event announcements) are claimed after everything else that is due and
 # go out in the pacer's bulk lane, networks taking turns; everything else is a time-critical notice.
-BULK_KINDS = frozenset({"broadcast", "event_new"})
+BULK_KINDS: set[str] = {"broadcast", "event_new"}
+# The kind whose `ref_id` is a broadcast with a progress message.
+BROADCAST_KIND = "broadcast"
 
 
 def lane_of(kind: str) -> Lane:

@@ -118,6 +118,9 @@ class Outbox(BaseRateLimiter[None]):
                 if not await self.pacer.acquire(chat_id, which, network, key):
                     self.stats["coalesced"] += 1
                     return True  # a newer edit of the same message replaced this one
+                if self.gate.down:
+                    # Telegram went away while this request waited for its turn: wait for it again.
+                    continue
             check = _GUARD.get()
             if check is not None and not check():
                 raise Withdrawn

@@ -9,7 +9,7 @@ from sqlalchemy import Table, bindparam, update
 
 from bot.db import models as m
 from bot.domain import deliveries
-from bot.schedule.jobs import BULK_KINDS, DispatcherBase, Result
+from bot.schedule.jobs import BROADCAST_KIND, DispatcherBase, Result
 from bot.schedule.notices import AFTER_SEND
 
 log = logging.getLogger(__name__)
@@ -106,5 +106,5 @@ class Recording(DispatcherBase):
             await session.commit()
         for r in batch:
             self._held.discard(r.id)
-        for bid in {r.ref_id for r in batch if r.kind in BULK_KINDS and r.ref_id is not None}:
+        for bid in {r.ref_id for r in batch if r.kind == BROADCAST_KIND and r.ref_id is not None}:
             self._touch_progress(bid)

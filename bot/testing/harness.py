@@ -61,8 +61,8 @@ class BotHarness:
         self.clock = FakeClock(now)
         self.dispatch = dispatch
         self.extra_settings = settings or {}
-        # The pacer's limits: Telegram's when the fake enforces them; else only the overall one
-        # (the fake does not count per chat, and a test need not wait a second between replies).
+        # The pacer's limits: Telegram's when the fake enforces them; else none (the fake counts
+        # nothing, and a test need not wait for Telegram's pace between replies).
         self.limits = limits
         # Something with base_url/base_file_url between the bot and the fake (an outage link).
         self.via = via
@@ -89,7 +89,7 @@ class BotHarness:
             bot_api_base_file_url=(self.via or self.api).base_file_url,
             **self.extra_settings,
         )
-        limits = self.limits or (Limits() if self.api.enforce_limits else Limits.global_only())
+        limits = self.limits or (Limits() if self.api.enforce_limits else Limits.unlimited())
         self.app = build_application(settings, clock=self.clock, dispatch=self.dispatch, limits=limits)
         self.services: Services = self.app.bot_data["services"]
         original = self.app.process_update

@@ -18,9 +18,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "chat_send_slots",
-        sa.Column("chat_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("chat_key", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("slot", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.PrimaryKeyConstraint("chat_id", "slot", name=op.f("pk_chat_send_slots")),
+        sa.PrimaryKeyConstraint("chat_key", "slot", name=op.f("pk_chat_send_slots")),
     )
     if op.get_bind().dialect.name == "postgresql":
         # Short-lived counters: no need to write them to the WAL.
