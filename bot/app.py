@@ -145,7 +145,9 @@ def _request() -> HTTPXRequest:
         connection_pool_size=64,
         pool_timeout=30,
         http_version="1.1",
-        httpx_kwargs={"limits": httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=60)},
+        httpx_kwargs={
+            "limits": httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=60)
+        },
     )
 
 

@@ -47,7 +47,9 @@ async def _networks(h: BotHarness, *names: str) -> list[int]:
         return [n.id for n in nets]
 
 
-async def _enqueue(h: BotHarness, kind: str, chats: list[int], tag: str, network_id: int | None = None) -> None:
+async def _enqueue(
+    h: BotHarness, kind: str, chats: list[int], tag: str, network_id: int | None = None
+) -> None:
     async with h.services.sessionmaker() as s:
         await enqueue_many(
             s,
@@ -130,7 +132,10 @@ async def test_edits_of_one_message_coalesce(db_url: str) -> None:
         msg = await h.app.bot.send_message(4242, "v0")
         # The chat's next second is a second away: the three edits wait together; only the newest goes.
         results = await asyncio.gather(
-            *(h.app.bot.edit_message_text(f"v{i}", chat_id=4242, message_id=msg.message_id) for i in (1, 2, 3))
+            *(
+                h.app.bot.edit_message_text(f"v{i}", chat_id=4242, message_id=msg.message_id)
+                for i in (1, 2, 3)
+            )
         )
         edits = h.api.calls("editMessageText", 4242)
         assert [c.text for c in edits] == ["v3"]
@@ -147,7 +152,10 @@ async def test_per_chat_limits_hold_across_two_instances(db_url: str) -> None:
         enforce_limits=True, private_rate=4.0, private_burst=2, group_per_minute=5, group_window=2.0
     ) as api:
         limits = Limits(private_interval=0.25, group_per_minute=5, group_window=2.0, group_interval=0.0)
-        async with BotHarness(db_url, api=api, limits=limits) as a, BotHarness(db_url, api=api, limits=limits) as b:
+        async with (
+            BotHarness(db_url, api=api, limits=limits) as a,
+            BotHarness(db_url, api=api, limits=limits) as b,
+        ):
             person, group = 4242, -4243
             await _enqueue(a, NOTE, [person] * 8 + [group] * 6, "a")
             await _enqueue(b, NOTE, [person] * 8 + [group] * 6, "b")
