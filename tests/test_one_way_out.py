@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import handlers.common as common
 from bot.db import models as m
 from bot.schedule.jobs import BULK_KINDS
 from bot.schedule.notices import Rendered, enqueue_many, renderer
@@ -168,3 +169,35 @@ async def test_per_chat_limits_hold_across_two_instances(db_url: str) -> None:
             # Each instance alone would keep 4/s; together, without the shared budget, they make 8/s.
             assert busiest(to_person, 1.0) <= 5
             assert busiest(to_group, 2.0) <= 5
+
+
+async def test_a_busy_groups_answer_goes_privately_else_waits_its_turn(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Telegram's minute shortened to 6 s (fake and pacer), 3 messages in it; answers may wait 3 s.
+    monkeypatch.setattr(common, "GROUP_PATIENCE", 3.0)
+    async with FakeBotAPI(enforce_limits=True, group_per_minute=3, group_window=6.0) as api:
+        limits = Limits(group_per_minute=3, group_interval=0.0, group_window=6.0)
+        async with BotHarness(db_url, api=api, limits=limits) as h:
+            admin = h.user(1, "Mette", "da")
+            amina = h.user(2, "Amina", "ar")
+            group = h.group("Netværket", admins=[admin])
+            for _ in range(3):
+                await h.say(admin, "/help", group)
+            assert len(api.sent_messages(group.id)) == 3
+            # The 4th answer would wait for the window: it goes to the person, saying why.
+            calls = await h.say(amina, "/help", group)
+            private = [c for c in calls if c.method == "sendMessage" and c.chat_id == amina.id]
+            assert len(private) == 1 and len(api.sent_messages(group.id)) == 3
+            text = private[0].plain_text or ""
+            assert text.startswith("سألتَ في") and "Netværket" in text
+            # Someone Telegram will not let the bot write to privately (never started it): answered
+            # in the group when the turn comes, in order, never refused.
+            api.block(admin.id)
+            h._injected += 1
+            api.inject_message(admin, group, "/help")
+            await _until(api, lambda: len(api.sent_messages(group.id)) >= 4, timeout=60)
+            await h.settle(timeout=60)
+            assert api.count_429 == 0
+            assert [c.ok for c in api.calls("sendMessage", group.id)] == [True] * 4
+            assert len(api.calls("sendMessage", admin.id)) == 1  # tried privately, refused, not lost
