@@ -8,9 +8,9 @@ takes a few free slots of the next second at a time — one `INSERT … SELECT �
 RETURNING` round trip per chunk — and starts one request at the beginning of each of them.
 
 With one request per slot, any one-second window holds at most `per_second + 1` request starts,
-whichever instances they come from; `per_second` is 27 so that this is 28: Telegram's 30 with a
-margin of two for requests that arrive bunched by network jitter (like the single-instance pacer's
-28 per second).
+whichever instances they come from; `per_second` is 28 so that this is 29: Telegram's 30 with a
+margin for requests that arrive bunched by network jitter (like the single-instance pacer's 29 per
+second).
 Slots of a chunk not used in time (fewer messages than slots) are simply wasted. Old rows are
 deleted as part of a later reservation. SQLite (one machine, one instance) does not use this.
 """
@@ -61,7 +61,7 @@ class SharedBudget:
     def __init__(
         self,
         engine: AsyncEngine,
-        per_second: int = 27,
+        per_second: int = 28,
         chunk: int = 7,
         horizon: float = 1.0,
     ) -> None:

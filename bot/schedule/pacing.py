@@ -7,7 +7,7 @@ the right to start a request ("a grant") one at a time, from one scheduling loop
 - **overall**: at most `global_per_second` grants in any `global_window` seconds *and* at least
   `global_interval` between two grants, both measured on the times the grants really happened.
   A grant that happens late (a busy machine) pushes the next one back instead of letting the two
-  bunch; 28 per second spaced 1/29 s apart leaves Telegram's 30 a margin of two requests of jitter.
+  bunch; 29 per second, never closer than 1/45 s, leaves Telegram's 30 a margin for jitter.
 - **per chat**: `private_interval` between two grants to one private chat; at most
   `group_per_minute` grants to one group in any 60 s, `group_interval` apart.
 - **lanes**: of the requests whose chat may be served now, the pacer grants the one of the lowest
@@ -49,10 +49,11 @@ class Lane(IntEnum):
 @dataclass
 class Limits:
     # Grants in any `global_window` seconds (Telegram: 30 per second, counted on arrival).
-    global_per_second: int = 28
+    global_per_second: int = 29
     global_window: float = 1.0
-    # Even spacing between any two grants, so a window never fills in a burst.
-    global_interval: float = 1 / 29
+    # Spacing between any two grants, so a window never fills in a burst; shorter than 1/29 s so
+    # that a grant made late (a busy machine) can be caught up without giving up the rate.
+    global_interval: float = 1 / 45
     # Seconds between two messages to one private chat.
     private_interval: float = 1.0
     # Messages to one group in any 60-second window (Telegram: 20; one kept spare).
