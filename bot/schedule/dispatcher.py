@@ -64,8 +64,9 @@ class Dispatcher(Sending, Recording, Progress):
         assert outbox is not None, "build the application with bot.app.build_application"
         self.outbox = outbox
         if outbox.pacer.limits.lifted:
-            # No rate limit (a local Bot API server): claim and send in larger rounds.
-            self.batch, self.concurrency = 100, 200
+            # No rate limit (a local Bot API server): larger rounds; the outbox keeps as many on the
+            # wire as the HTTP pool has connections.
+            self.batch, self.concurrency = 32, 64
         self._lock = asyncio.Lock()
         self._again = False
         self._runner: asyncio.Task[int] | None = None

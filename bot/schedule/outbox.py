@@ -16,6 +16,7 @@ notices, broadcasts, documents and the error handler's apology all take the same
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterator
@@ -82,9 +83,12 @@ class Outbox(BaseRateLimiter[None]):
     # A 429 is retried in place this many times before it reaches the caller.
     max_rate_retries = 5
 
-    def __init__(self, pacer: Pacer, gate: Gate) -> None:
+    def __init__(self, pacer: Pacer, gate: Gate, in_flight: int = 16) -> None:
         self.pacer = pacer
         self.gate = gate
+        # Requests on the wire at once: no more than the HTTP pool's connections, so none queues
+        # inside httpcore (whose queue costs O(connections) per waiting request and wake-up).
+        self._wire = asyncio.Semaphore(in_flight)
         self.stats: dict[str, int] = {"429": 0, "held_by_outage": 0, "coalesced": 0}
 
     async def initialize(self) -> None:
@@ -125,7 +129,8 @@ class Outbox(BaseRateLimiter[None]):
             if check is not None and not check():
                 raise Withdrawn
             try:
-                result = await callback(*args, **kwargs)
+                async with self._wire:
+                    result = await callback(*args, **kwargs)
             except RetryAfter as err:
                 self.stats["429"] += 1
                 wait = _retry_seconds(err)
