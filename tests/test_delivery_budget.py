@@ -57,8 +57,8 @@ async def test_two_instances_share_telegrams_global_limit(db_url: str) -> None:
         per_chat = Counter(c.chat_id for c in a.api.sent_messages())
         assert len(per_chat) == total and set(per_chat.values()) == {1}
         # Telegram's 30 a second, counted where Telegram counts (arrivals, a sliding second), from
-        # both together: the shared budget plans 28, so even requests bunched on arrival stay under.
-        assert busiest([c.time for c in a.api.all_calls if c.method == "sendMessage"], 1.0) <= 29
+        # both together: the shared budget plans 29, one to spare for requests bunched on the way.
+        assert busiest([c.time for c in a.api.all_calls if c.method == "sendMessage"], 1.0) <= 30
         async with a.services.sessionmaker() as s:
             # the budget's rows: one per slot used (or reserved), never more than one per slot
             assert (await s.scalar(select(func.count()).select_from(m.SendSlot))) >= total
