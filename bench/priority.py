@@ -102,7 +102,7 @@ async def start_broadcast(h: BotHarness, network_id: int, author_id: int, text: 
     h.services.dispatcher.wake()
 
 
-async def run(db_url: str, n_a: int, n_b: int) -> dict[str, Any]:
+async def run(db_url: str, n_a: int, n_b: int, verbose: bool = False) -> dict[str, Any]:
     api = FakeBotAPI(enforce_limits=True, latency=0.05)
     async with api, BotHarness(db_url, api=api, dispatch=True, limits=Limits()) as h:
         h.services.clock = lambda: datetime.now(UTC)
@@ -178,6 +178,8 @@ async def run(db_url: str, n_a: int, n_b: int) -> dict[str, Any]:
             if len(a_bcast()) >= n_a and len(b_bcast()) >= n_b and len(a_new()) >= n_a and reminder():
                 break
             await api.wait_change(1.0)
+            if verbose:
+                print(len(a_bcast()), len(a_new()), len(b_bcast()), len(reminder()), flush=True)
         done = time.monotonic()
         stop.set()
         await asyncio.gather(*tasks)
@@ -229,12 +231,13 @@ async def main() -> None:
     ap.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql"])
     ap.add_argument("--followers", type=int, default=1500)
     ap.add_argument("--b-followers", type=int, default=150)
+    ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     if args.db == "postgresql":
         url = await testdb.pg_url()
     else:
         url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/priority.db"
-    r = await run(url, args.followers, args.b_followers)
+    r = await run(url, args.followers, args.b_followers, args.verbose)
     goal_b = 3 * args.b_followers / 15 + 10
     print(f"volbot priority drill ({args.db}): A {args.followers} + {args.followers}, B {args.b_followers}")
     print(f"  all delivered after      {r['elapsed']:.1f} s")
