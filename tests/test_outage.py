@@ -89,3 +89,50 @@ async def test_telegram_away_nothing_lost_no_try_used_in_due_order(
                 assert await BotApiProbe(h.services).check() == "ok"
         finally:
             await link.stop()
+
+
+async def test_broadcast_through_an_outage_ends_with_the_right_progress(db_url: str) -> None:
+    from bot.domain import broadcasts
+
+    async with FakeBotAPI(enforce_limits=True) as api:
+        link = await TelegramLink(api).start()
+        try:
+            async with BotHarness(db_url, api=api, via=link, limits=Limits()) as h:
+                n = 50
+                async with h.services.sessionmaker() as s:
+                    net = m.Network(chat_id=-7001, name="Netværket", slug="netv", language="en")
+                    coord = m.Person(tg_id=7, first_name="Koordinator", language="en")
+                    followers = [
+                        m.Person(tg_id=70_000 + i, first_name=f"F{i}", language="en") for i in range(n)
+                    ]
+                    s.add_all([net, coord, *followers])
+                    await s.flush()
+                    s.add_all(
+                        [m.Membership(network_id=net.id, person_id=p.id, is_follower=True) for p in followers]
+                    )
+                    await broadcasts.schedule(
+                        s,
+                        network=net,
+                        author=coord,
+                        text="Husk mødet",
+                        language="en",
+                        due_at=h.clock(),
+                        progress_chat_id=7,
+                    )
+                    await s.commit()
+                run = asyncio.create_task(h.run_due())
+                while len([c for c in api.sent_messages() if (c.chat_id or 0) >= 70_000]) < 12:
+                    await api.wait_change(1.0)
+                await link.cut("502")
+                await asyncio.sleep(OUTAGE)  # the outage itself
+                await link.restore()
+                await asyncio.wait_for(run, 60)
+                copies = Counter(c.chat_id for c in api.sent_messages() if (c.chat_id or 0) >= 70_000)
+                assert copies == Counter({70_000 + i: 1 for i in range(n)})
+                progress = [
+                    m for m in api.messages.get(7, {}).values() if "Broadcast" in (m.get("text") or "")
+                ]
+                assert len(progress) == 1
+                assert f"Done: sent to {n} of {n} followers." in progress[0]["text"]
+        finally:
+            await link.stop()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections import deque
@@ -36,6 +37,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.schedule.budget import ChatBudget, SharedBudget
+
+log = logging.getLogger(__name__)
 
 
 class Lane(IntEnum):
@@ -137,6 +140,7 @@ class Pacer:
         self._chat_paused: dict[int, float] = {}
         self._group_windows: dict[int, deque[float]] = {}
         self._last_prune = time.monotonic()
+        self._budget_down = False
 
     # ------------------------------------------------------------------ public
 
@@ -305,15 +309,28 @@ class Pacer:
                 await self._sleep(soonest - now)
                 continue
             w.taken = True
-            if self.chats is not None:
-                later = await self.chats.take(w.chat_id)
-                if later is not None:
-                    # Another instance used this chat's budget: wait for the next free slot.
-                    w.taken = False
-                    self._chat_next[w.chat_id] = time.monotonic() + later
-                    continue
-            if self.shared is not None:
-                await self.shared.acquire()
+            try:
+                if self.chats is not None:
+                    later = await self.chats.take(w.chat_id)
+                    if later is not None:
+                        # Another instance used this chat's budget: wait for the next free slot.
+                        w.taken = False
+                        self._chat_next[w.chat_id] = time.monotonic() + later
+                        continue
+                if self.shared is not None:
+                    await self.shared.acquire()
+            except Exception as err:
+                # The database holding the shared budgets is unreachable: nothing is sent past a
+                # budget nobody can check; the request keeps its place and the loop tries again.
+                w.taken = False
+                if not self._budget_down:
+                    log.warning("shared send budget unavailable (%s): sends wait", type(err).__name__)
+                self._budget_down = True
+                await asyncio.sleep(0.5)
+                continue
+            if self._budget_down:
+                log.warning("shared send budget available again")
+                self._budget_down = False
             self._grant(w)
             self._prune()
 
