@@ -33,7 +33,7 @@ from bot.schedule.notices import enqueue
 from bot.testing import db as testdb
 from bot.testing.fake_bot_api import Call, FakeBotAPI
 from bot.testing.harness import BotHarness
-from bot.testing.receiver import busiest
+from bot.testing.receiver import busiest, replied_to
 
 CODES = ("f", "a", "x")
 NAMES = {"f": "for", "a": "against", "x": "abstain"}
@@ -104,7 +104,7 @@ async def storm(h: BotHarness, api: FakeBotAPI, seconds: float) -> dict[str, Any
     in_group = privately = 0
     last_answer = 0.0
     for user_id, mid, _at in asked:
-        g = [c for c in api.sent_messages(group.id) if c.params.get("reply_to_message_id") == mid]
+        g = [c for c in api.sent_messages(group.id) if replied_to(c) == mid]
         p = [c for c in api.sent_messages(user_id)]
         if g:
             in_group += 1

@@ -34,7 +34,7 @@ from bot.schedule.pacing import Limits
 from bot.testing import db as testdb
 from bot.testing.fake_bot_api import FakeBotAPI, FakeUser, group_chat, private_chat
 from bot.testing.harness import BotHarness
-from bot.testing.receiver import busiest
+from bot.testing.receiver import busiest, replied_to
 
 GROUP_A, GROUP_B = -100_100, -100_200
 COORD = 1
@@ -139,7 +139,7 @@ async def run(db_url: str, n_a: int, n_b: int, verbose: bool = False) -> dict[st
         await start_broadcast(h, ids["a"], ids["coord"], "Rundsendelse fra A")
 
         stop = asyncio.Event()
-        asked: list[tuple[int, int, float]] = []  # (chat, message id, time)
+        asked: list[tuple[int, int, int, float]] = []  # (chat, user, message id, time)
         group = group_chat(GROUP_A, "Netværk A")
         talkers = [(FakeUser(id=300 + i, first_name=f"M{i}"), group) for i in range(6)]
         loners = [FakeUser(id=500 + i, first_name=f"P{i}", language_code="da") for i in range(4)]
@@ -150,7 +150,7 @@ async def run(db_url: str, n_a: int, n_b: int, verbose: bool = False) -> dict[st
             while not stop.is_set():
                 h._injected += 1
                 msg = api.inject_message(user, chat, "/events")
-                asked.append((chat.id, msg["message_id"], time.monotonic()))
+                asked.append((chat.id, user.id, msg["message_id"], time.monotonic()))
                 await asyncio.sleep(random.uniform(3, 5))
 
         tasks = [asyncio.create_task(talk(u, c)) for u, c in talkers]
@@ -187,12 +187,15 @@ async def run(db_url: str, n_a: int, n_b: int, verbose: bool = False) -> dict[st
 
         latencies = []
         unanswered = 0
-        for chat_id, mid, at in asked:
+        privately = 0
+        for chat_id, user_id, mid, at in asked:
+            got = []
             if chat_id < 0:
-                got = [c for c in api.sent_messages(chat_id) if c.params.get("reply_to_message_id") == mid]
-            else:
-                got = [c for c in api.sent_messages(chat_id) if c.time >= at]
-                got = got[:1]
+                got = [c for c in api.sent_messages(chat_id) if replied_to(c) == mid]
+            if not got:
+                # A private question, or a group's answer sent privately (the group was busy).
+                got = [c for c in api.sent_messages(user_id) if c.time >= at][:1]
+                privately += bool(got) and chat_id < 0
             if got:
                 latencies.append(got[0].time - at)
             else:
@@ -212,6 +215,7 @@ async def run(db_url: str, n_a: int, n_b: int, verbose: bool = False) -> dict[st
             "b_done": len(b_times),
             "replies": len(latencies),
             "unanswered": unanswered,
+            "privately": privately,
             "p50": statistics.median(latencies) if latencies else None,
             "p95": statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else None,
             "429s": api.count_429,
@@ -253,7 +257,10 @@ async def main() -> None:
         if bt is not None
         else "  B's broadcast NOT SENT"
     )
-    print(f"  replies                  {r['replies']} answered, {r['unanswered']} unanswered")
+    print(
+        f"  replies                  {r['replies']} answered ({r['privately']} group questions privately), "
+        f"{r['unanswered']} unanswered"
+    )
     p50, p95 = r["p50"], r["p95"]
     if p50 is not None:
         print(f"  reply latency            p50 {p50:.2f} s, p95 {(p95 or 0):.2f} s  (goal p95 <= 2 s)")

@@ -130,6 +130,8 @@ class Outbox(BaseRateLimiter[None]):
                 raise Withdrawn
             try:
                 async with self._wire:
+                    if paced:
+                        await self.pacer.starting()
                     result = await callback(*args, **kwargs)
             except RetryAfter as err:
                 self.stats["429"] += 1

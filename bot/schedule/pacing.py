@@ -134,6 +134,7 @@ class Pacer:
         self._loop_task: asyncio.Task[None] | None = None
         # Grant times (time.monotonic()).
         self._window: deque[float] = deque()
+        self._starts: deque[float] = deque()
         self._last = -1e9
         self._paused_until = 0.0
         self._chat_next: dict[int, float] = {}
@@ -186,6 +187,23 @@ class Pacer:
             self._paused_until = max(self._paused_until, until)
         else:
             self._chat_paused[chat_id] = max(self._chat_paused.get(chat_id, 0.0), until)
+
+    async def starting(self) -> None:
+        """Called just before a granted request goes on the wire: if the event loop stalled between
+        grants and starts (a busy machine), starts that would bunch wait here, so that no sliding
+        `global_window` holds more than `global_per_second` starts either."""
+        lim = self.limits
+        if lim.global_per_second >= 10**6 or self.shared is not None:
+            return
+        starts = self._starts
+        while True:
+            now = time.monotonic()
+            while starts and starts[0] <= now - lim.global_window:
+                starts.popleft()
+            if len(starts) < lim.global_per_second:
+                starts.append(now)
+                return
+            await asyncio.sleep(starts[0] + lim.global_window - now)
 
     def chat_wait(self, chat_id: int) -> float:
         """Roughly how long a new answer to `chat_id` would wait for its grant (seconds)."""
