@@ -148,3 +148,41 @@ async def test_a_429_pause_holds_the_chat_and_everything() -> None:
     t0 = time.monotonic()
     assert await pacer.acquire(9)
     assert time.monotonic() - t0 >= 0.3 - 1e-3
+
+
+async def test_a_429_on_one_chat_holds_that_chat_only() -> None:
+    pacer = Pacer(FAST)
+    pacer.pause(30.0, chat_id=11)
+    order: list[str] = []
+
+    async def one(name: str, chat: int) -> None:
+        await pacer.acquire(chat, Lane.NOTICE)
+        order.append(name)
+
+    held = asyncio.create_task(one("to11", 11))
+    await one("to12", 12)
+    assert order == ["to12"] and not held.done()
+    held.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await held
+    assert pacer.waiting == 0
+
+
+async def test_chat_wait_counts_what_is_queued_ahead() -> None:
+    limits = Limits(
+        global_per_second=10_000, global_interval=0.001, private_interval=10.0, group_interval=2.0
+    )
+    pacer = Pacer(limits)
+    assert pacer.chat_wait(5) == 0.0 and pacer.chat_wait(-5) == 0.0
+    assert await pacer.acquire(5) and await pacer.acquire(-5)
+    # The next message to each waits for the chat's spacing: up to 10 s privately, 2 s in the group.
+    assert 9.0 < pacer.chat_wait(5) <= 10.0
+    assert 1.0 < pacer.chat_wait(-5) <= 2.0
+    queued = [asyncio.create_task(pacer.acquire(-5)) for _ in range(3)]
+    await asyncio.sleep(0)  # let them queue
+    # Three queued ahead, 2 s apart.
+    assert pacer.chat_wait(-5) >= 6.0
+    for task in queued:
+        task.cancel()
+    await asyncio.gather(*queued, return_exceptions=True)
+    assert pacer.waiting == 0
