@@ -23,6 +23,7 @@ from telegram import Update
 from bot.app import build_application
 from bot.config import Settings
 from bot.schedule import notices
+from bot.schedule.pacing import Limits
 from bot.services import Services
 from bot.testing.fake_bot_api import Call, FakeBotAPI, FakeChat, FakeUser, group_chat, private_chat
 
@@ -55,6 +56,8 @@ class BotHarness:
         now: datetime | None = None,
         dispatch: bool = False,
         settings: dict[str, Any] | None = None,
+        limits: Limits | None = None,
+        via: Any = None,
     ) -> None:
         self.database_url = database_url
         self.api = api or FakeBotAPI()
@@ -63,6 +66,11 @@ class BotHarness:
         self.dispatch = dispatch
         # Flood control off unless a test turns it on: tests send faster than any person.
         self.extra_settings = {"flood_limit": 0, **(settings or {})}
+        # The pacer's limits: Telegram's when the fake enforces them; else none (the fake counts
+        # nothing, and a test need not wait for Telegram's pace between replies).
+        self.limits = limits
+        # Something with base_url/base_file_url between the bot and the fake (an outage link).
+        self.via = via
         self._injected = 0
         self._processed = 0
         self._cond = asyncio.Condition()
@@ -82,11 +90,12 @@ class BotHarness:
             _env_file=None,  # type: ignore[call-arg]
             bot_token="123456:TEST-TOKEN",
             database_url=self.database_url,
-            bot_api_base_url=self.api.base_url,
-            bot_api_base_file_url=self.api.base_file_url,
+            bot_api_base_url=(self.via or self.api).base_url,
+            bot_api_base_file_url=(self.via or self.api).base_file_url,
             **self.extra_settings,
         )
-        self.app = build_application(settings, clock=self.clock, dispatch=self.dispatch)
+        limits = self.limits or (Limits() if self.api.enforce_limits else Limits.unlimited())
+        self.app = build_application(settings, clock=self.clock, dispatch=self.dispatch, limits=limits)
         self.services: Services = self.app.bot_data["services"]
         original = self.app.process_update
 
