@@ -346,10 +346,10 @@ async def test_300_concurrent_presses_exact_tally(bot: BotHarness) -> None:
     ballots = await _ballots(bot, vote_id)
     assert len(ballots) == 300
     for i in range(300):
-        first = CODES[codes[i % 3]]
-        # a voter who pressed once has exactly that choice; one who pressed twice at once has one
-        # ballot with one of the two (the presses raced: neither lost, none doubled)
-        assert ballots[10_000 + i] == first if i >= 60 else ballots[10_000 + i] in (first, "for")
+        # a voter who pressed once has exactly that choice; one who pressed twice has one ballot with
+        # the LAST press (updates are handled in order and presses batched in order: the last one wins)
+        expected = "for" if i < 60 else CODES[codes[i % 3]]
+        assert ballots[10_000 + i] == expected, (i, ballots[10_000 + i])
     answers = [c for c in bot.api.all_calls if c.method == "answerCallbackQuery" and c.ok]
     assert len(answers) >= 360
     await bot.say(admin, "/closevote", group)
@@ -376,3 +376,36 @@ async def test_300_concurrent_presses_exact_tally(bot: BotHarness) -> None:
     await bot.api.wait_for(final_shown, timeout=15, start=0)
     edits = [c for c in bot.api.all_calls if c.method == "editMessageText" and c.chat_id == group.id]
     assert len(edits) <= 15
+
+
+async def test_last_press_of_a_person_in_one_batch_wins(bot: BotHarness) -> None:
+    """Several presses of one person inside ONE batch (record_presses called once): the last one
+    is the ballot, whatever came first; other people's single presses are untouched."""
+    from bot.domain.votes import PressIn, record_presses
+
+    admin, group = await _network(bot)
+    vote_id, _msg = await _open(bot, admin, group, "/vote Batch")
+
+    def press(tg: int, code: str) -> PressIn:
+        return PressIn(tg, f"P{tg}", None, None, "da", group.id, vote_id, code)
+
+    batch = [
+        press(20_001, "a"),
+        press(20_002, "x"),
+        press(20_001, "x"),
+        press(20_003, "f"),
+        press(20_001, "f"),  # 20_001: against, abstain, for -> for
+        press(20_002, "a"),  # 20_002: abstain, against -> against
+    ]
+    async with bot.services.sessionmaker() as s:
+        out = await record_presses(s, batch, bot.clock())
+        await s.commit()
+    assert [r.ok for r in out] == [True] * 6
+    assert [r.choice for r in out] == ["against", "abstain", "abstain", "for", "for", "against"]
+    assert await _ballots(bot, vote_id) == {20_001: "for", 20_002: "against", 20_003: "for"}
+    # a later batch that presses the same choice again keeps it; a different one replaces it
+    async with bot.services.sessionmaker() as s:
+        out = await record_presses(s, [press(20_001, "f"), press(20_003, "x"), press(20_003, "a")], bot.clock())
+        await s.commit()
+    assert [r.changed for r in out] == [False, True, True]
+    assert await _ballots(bot, vote_id) == {20_001: "for", 20_002: "against", 20_003: "against"}
