@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -100,7 +101,7 @@ async def test_buttons_change_keep_and_names_in_tally(bot: BotHarness) -> None:
             c.method == "editMessageText" and c.ok and "Against (1): Amal" in t and "Abstain (1): Lars" in t
         )
 
-    await bot.api.wait_for(shows_both, timeout=10, start=0)
+    await bot.api.wait_for(shows_both, timeout=30, start=0)
     vote = await _vote(bot, vote_id)
     assert vote.status == "open" and vote.revision >= 3
 
@@ -275,7 +276,7 @@ async def test_hand_count_records_and_validates(bot: BotHarness) -> None:
     def final(c: Call) -> bool:
         return c.method == "editMessageText" and c.ok and "(14)" in (c.plain_text or "") and not c.buttons()
 
-    await bot.api.wait_for(final, timeout=10, start=0)
+    await bot.api.wait_for(final, timeout=30, start=0)
 
 
 async def test_deadline_closes_the_vote(clocked_bot: BotHarness) -> None:
@@ -373,9 +374,15 @@ async def test_300_concurrent_presses_exact_tally(bot: BotHarness) -> None:
             and "Closed" in t
         )
 
-    await bot.api.wait_for(final_shown, timeout=15, start=0)
+    await bot.api.wait_for(final_shown, timeout=60, start=0)
     edits = [c for c in bot.api.all_calls if c.method == "editMessageText" and c.chat_id == group.id]
-    assert len(edits) <= 15
+    # The editor keeps at most 15 edits per group and minute (Telegram allows 20) and 3 s between
+    # edits of one vote, however long the storm takes on this machine. Measured where the fake
+    # received them, with a margin for requests bunched in transit: any 58 s hold at most 15, and
+    # two edits are at least 2 s apart (an editor without limits would make one per press).
+    times = [c.time for c in edits]
+    assert max(sum(1 for u in times if t <= u < t + 58.0) for t in times) <= 15, times
+    assert all(b - a >= 2.0 for a, b in itertools.pairwise(times)), times
 
 
 async def test_last_press_of_a_person_in_one_batch_wins(bot: BotHarness) -> None:
