@@ -228,13 +228,18 @@ def _default(col: Any, seq: itertools.count[int]) -> Any:
 
 
 async def fill_every_table(session: Any, people: list[m.Person]) -> None:
-    """One row per table and person in which every column that can name a person names them."""
+    """One row per table and person in which every column that can name a person names them; and,
+    in tables with several such columns, rows that name the first person in ONE column and the
+    second in all the others (found only by a rule that looks at every column)."""
     seq = itertools.count(1)
     for table in m.Base.metadata.sorted_tables:
         if table.name in ("persons", "networks"):
             continue
         personal = {table.c[c]: kind for c, kind in PERSONAL.get(table.name, {}).items()}
-        for person in people:
+        plans: list[dict[Any, m.Person]] = [dict.fromkeys(personal, person) for person in people]
+        if len(personal) > 1 and len(people) > 1:
+            plans += [{c: people[0] if c is one else people[1] for c in personal} for one in personal]
+        for plan in plans if personal else [{} for _ in people]:
             values: dict[str, Any] = {}
             for col in table.columns:
                 if col.primary_key and col.autoincrement is not False:
@@ -243,6 +248,7 @@ async def fill_every_table(session: Any, people: list[m.Person]) -> None:
                     values[col.name] = next(seq)
                     continue
                 if col in personal:
+                    person = plan[col]
                     values[col.name] = person.id if personal[col] == "id" else person.tg_id
                     continue
                 fk = next(iter(col.foreign_keys), None)
@@ -265,6 +271,36 @@ async def rows_naming(session: Any, table: Table, person: m.Person) -> list[dict
     if cond is None:
         return []
     return [dict(r) for r in (await session.execute(select(table).where(cond))).mappings()]
+
+
+async def only_naming(session: Any, table: Table, person: m.Person, other: m.Person) -> list[dict[str, Any]]:
+    """Rows naming `person` and not `other`."""
+    return [
+        r
+        for r in await rows_naming(session, table, person)
+        if not any(names(table.name, r, other.id, other.tg_id).values())
+    ]
+
+
+def names(table_name: str, row: dict[str, Any], person_id: int, tg_id: int) -> dict[str, bool]:
+    """For each personal column of the row: does it name this person?"""
+    return {
+        c: row.get(c) == (person_id if kind == "id" else tg_id)
+        for c, kind in PERSONAL.get(table_name, {}).items()
+    }
+
+
+# /mydata's sections, by hand: section name -> table (sections not listed are named by their table).
+SECTIONS = {
+    "translator_roles": "translators",
+    "named_voter_of": "vote_voters",
+    "events_created": "events",
+    "broadcasts_written": "broadcasts",
+    "meetings_created": "meetings",
+    "agenda_items_submitted": "agenda_items",
+    "votes_opened": "votes",
+    "translations_written": "content_translations",
+}
 
 
 def mentions(value: Any, tg_id: int, words: tuple[str, ...]) -> bool:
@@ -298,19 +334,36 @@ async def test_forgetme_leaves_no_row_naming_the_person_and_mydata_exports_them_
             if table.name in PERSONAL:
                 naming[table.name] = await rows_naming(s, table, z)
                 assert naming[table.name], f"the test put no row naming the person in {table.name}"
-        theirs_before = {t.name: len(await rows_naming(s, t, mette)) for t in m.Base.metadata.sorted_tables}
+        theirs_before = {
+            t.name: {r["id"] for r in await only_naming(s, t, mette, z)}
+            for t in m.Base.metadata.sorted_tables
+        }
+        z_id, z_created = z.id, z.created_at.isoformat()
     assert set(naming) == set(PERSONAL)
+    mixed = {t: [r for r in rows if not all(names(t, r, z_id, TG).values())] for t, rows in naming.items()}
+    assert {t for t, rows in mixed.items() if rows} == {t for t, cols in PERSONAL.items() if len(cols) > 1}
 
     # /mydata: a file with the person and every row that names them
     calls = await bot.say(zeri, "/mydata")
     doc = next(c for c in calls if c.method == "sendDocument")
     export = json.loads(doc.params["document"].content)
     assert export["person"]["tg_id"] == TG and export["person"]["username"] == USERNAME
-    exported = [row for section in export.values() if isinstance(section, list) for row in section]
-    for table_name, rows in naming.items():
+    assert export["person"]["created_at"] == z_created  # datetimes as ISO 8601 text
+    # every section is a table's rows (named by hand here), and every row in it names the person
+    sections = {name: SECTIONS.get(name, name) for name in export if name != "person"}
+    assert set(sections.values()) <= set(PERSONAL), sections
+    exported: dict[str, set[int]] = {}
+    for name, table_name in sections.items():
         columns = set(m.Base.metadata.tables[table_name].c.keys())
-        for row in rows:
-            assert any(set(e) == columns and e.get("id") == row["id"] for e in exported), (table_name, row)
+        for row in export[name]:
+            assert set(row) == columns, (name, row)
+            assert any(names(table_name, row, z_id, TG).values()), (name, row)  # not another's row
+            exported.setdefault(table_name, set()).add(row["id"])
+    for table_name, rows in naming.items():
+        assert {r["id"] for r in rows} <= exported.get(table_name, set()), table_name
+        assert len(rows) == sum(1 for n, t in sections.items() for r in export[n] if t == table_name), (
+            table_name
+        )
 
     # /forgetme, confirmed
     calls = await bot.say(zeri, "/forgetme")
@@ -332,7 +385,52 @@ async def test_forgetme_leaves_no_row_naming_the_person_and_mydata_exports_them_
                 )
                 assert not left, (table.name, col_name)
         # the other person's rows are all still there, and the network too
-        theirs_after = {t.name: len(await rows_naming(s, t, mette)) for t in m.Base.metadata.sorted_tables}
-        assert theirs_after == theirs_before
+        # the other person's own rows are all still there (rows shared with the person were cleared of
+        # them, or went when the column naming the person may not be empty)
+        for t in m.Base.metadata.sorted_tables:
+            assert theirs_before[t.name] <= {r["id"] for r in await rows_naming(s, t, mette)}, t.name
         assert await s.scalar(select(func.count()).select_from(m.Network)) == 1
         assert await s.scalar(select(func.count()).select_from(m.Person).where(m.Person.tg_id == TG)) == 0
+
+
+def test_person_columns_rule_covers_tables_added_later() -> None:
+    """The rule /mydata and /forgetme use as a catch-all, on a made-up table: foreign keys to persons,
+    big integers named like a chat id, a Telegram id or a user; nothing else."""
+    from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String
+    from sqlalchemy import Table as SaTable
+    from sqlalchemy.types import TypeDecorator
+
+    from bot.db.models import UTCDateTime
+
+    class BigId(TypeDecorator[int]):
+        impl = BigInteger
+        cache_ok = True
+
+    md = MetaData()
+    SaTable("persons", md, Column("id", Integer, primary_key=True))
+    later = SaTable(
+        "added_later",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("owner_id", ForeignKey("persons.id")),
+        Column("reply_chat_id", BigInteger),
+        Column("forwarded_tg_id_x", BigInteger),
+        Column("reporting_user", BigInteger),
+        Column("chat_id_hash", BigInteger),  # not ending in chat_id
+        Column("total", BigInteger),
+        Column("user_note", String(20)),  # not a number
+        Column("tg_id_small", Integer),  # not a big integer
+        Column("seen_at", UTCDateTime),
+        Column("wrapped_chat_id", BigId),  # a big integer behind a type decorator
+    )
+    assert [(c.name, kind) for c, kind in person_columns(later)] == [
+        ("owner_id", "id"),
+        ("reply_chat_id", "tg"),
+        ("forwarded_tg_id_x", "tg"),
+        ("reporting_user", "tg"),
+        ("wrapped_chat_id", "tg"),
+    ]
+    # the persons table itself is not "naming a person" (its row IS the person)
+    assert person_columns(md.tables["persons"]) == []
+    # a group-only chat id (networks.chat_id) never names a person
+    assert person_columns(m.Network.__table__) == []
