@@ -31,6 +31,11 @@ async def test_broadcast_now_reaches_every_follower_once_with_progress(clocked_b
     # sent at once: no reply while handling; the progress message comes from the delivery
     assert calls == []
     assert await h.run_due() == 8 + 1  # eight followers and the progress message
+    # The final edit of the progress message may still be on its way (paced: one message a second
+    # per group): wait for it, however slow the machine.
+    await h.api.wait_for(
+        lambda c: c.chat_id == group.id and "Færdig" in (c.plain_text or ""), timeout=30, start=mark
+    )
     expected = {
         "da": BROADCAST_DA,
         "ar": "📣 \u2068Integrationsnetværket\u2069\n\nFællesspisning i aften kl. 18 i Medborgerhuset\n\n"
@@ -62,9 +67,12 @@ async def test_two_broadcasts_to_the_same_followers_both_arrive(clocked_bot: Bot
     admin, group, followers = await _network_with_followers(h, 3)
     await h.say(admin, "/broadcast Første besked", group)  # type: ignore[arg-type]
     assert await h.run_due() == 3 + 1
+    await h.api.wait_for(lambda c: "#1\nFærdig" in (c.plain_text or ""), timeout=30, start=0)
     await h.say(admin, "/broadcast Anden besked", group)  # type: ignore[arg-type]
     await h.say(admin, "/broadcast Tredje besked", group)  # type: ignore[arg-type]
     assert await h.run_due() == 2 * (3 + 1)
+    for i in (2, 3):
+        await h.api.wait_for(lambda c, i=i: f"#{i}\nFærdig" in (c.plain_text or ""), timeout=30, start=0)
     for f in followers:
         got = [
             line
