@@ -133,3 +133,55 @@ def test_stage_keys_change_when_the_meeting_moves() -> None:
     assert stage_key(meeting(mid=4), "final") == "mtg:4:1807023600:final:g"
     assert key_prefix(meeting()) == "mtg:3:"
     assert stage_key(meeting(), "final").startswith(key_prefix(meeting()))
+
+
+# Across the switch to summer time (28 March 2027, 02:00): local 17:00 is 16:00 UTC before, 15:00 after.
+@pytest.mark.parametrize(
+    ("starts", "deadline_days", "final_days", "expected"),
+    [
+        (
+            datetime(2027, 3, 28, 15, 0, tzinfo=UTC),  # Sunday 28 March 17:00, summer time
+            1,
+            2,
+            {
+                "call": NOW,
+                "callrem": datetime(2027, 3, 24, 16, 0, tzinfo=UTC),
+                "closed": datetime(2027, 3, 27, 16, 0, tzinfo=UTC),
+                "final": datetime(2027, 3, 26, 16, 0, tzinfo=UTC),
+                "daybefore": datetime(2027, 3, 27, 16, 0, tzinfo=UTC),
+            },
+        ),
+        (
+            datetime(2027, 3, 30, 15, 0, tzinfo=UTC),  # Tuesday 30 March 17:00
+            1,
+            7,
+            {
+                "call": NOW,
+                "callrem": datetime(2027, 3, 26, 16, 0, tzinfo=UTC),  # 3 days before the deadline, winter
+                "closed": datetime(2027, 3, 29, 15, 0, tzinfo=UTC),
+                "final": datetime(2027, 3, 23, 16, 0, tzinfo=UTC),
+                "daybefore": datetime(2027, 3, 29, 15, 0, tzinfo=UTC),
+            },
+        ),
+    ],
+)
+def test_every_stage_keeps_local_time_across_dst(
+    starts: datetime, deadline_days: int, final_days: int, expected: dict[str, datetime]
+) -> None:
+    net = network(deadline=deadline_days, final=final_days)
+    assert stage_times(meeting(starts), net, NOW) == expected
+    assert all(v.tzinfo is UTC for v in stage_times(meeting(starts), net, NOW).values())
+
+
+def test_stage_over_keeps_local_time_across_dst() -> None:
+    net = network(deadline=1, final=2)
+    starts = datetime(2027, 3, 28, 15, 0, tzinfo=UTC)
+    final, daybefore = datetime(2027, 3, 26, 16, 0, tzinfo=UTC), datetime(2027, 3, 27, 16, 0, tzinfo=UTC)
+    assert stage_over(meeting(starts), net, "closed", final - MIN) is False
+    assert stage_over(meeting(starts), net, "closed", final) is True
+    assert stage_over(meeting(starts), net, "final", daybefore - MIN) is False
+    assert stage_over(meeting(starts), net, "final", daybefore) is True
+
+
+def test_days_before_answers_in_utc() -> None:
+    assert days_before(STARTS, 10, CPH).tzinfo is UTC
