@@ -52,7 +52,10 @@ def test_plural_slots_follow_cldr(lang: str, counts: dict[int, int]) -> None:
         assert plural(n) == slot, (lang, n)
 
 
-DEADLINE_ONE, DEADLINE_MANY = "Agenda items due {n} day before a meeting", "Agenda items due {n} days before a meeting"
+DEADLINE_ONE, DEADLINE_MANY = (
+    "Agenda items due {n} day before a meeting",
+    "Agenda items due {n} days before a meeting",
+)
 
 
 @pytest.mark.parametrize(
@@ -133,7 +136,9 @@ def test_ids_stay_typable_and_counts_are_localised() -> None:
 def test_check_finds_messages_pybabel_cannot_see(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "bot").mkdir()
     (tmp_path / "handlers").mkdir()
-    (tmp_path / "bot" / "page.py").write_text('def page(t):\n    return f"<p>{t._(\'Hidden in an f-string\')}</p>"\n')
+    (tmp_path / "bot" / "page.py").write_text(
+        "def page(t):\n    return f\"<p>{t._('Hidden in an f-string')}</p>\"\n"
+    )
     monkeypatch.setattr(i18n_tools, "ROOT", tmp_path)
     assert i18n_tools.used_in_code() == {"Hidden in an f-string": "bot/page.py:2"}
     problems = i18n_tools.check(("da",))

@@ -412,7 +412,9 @@ async def test_last_press_of_a_person_in_one_batch_wins(bot: BotHarness) -> None
     assert await _ballots(bot, vote_id) == {20_001: "for", 20_002: "against", 20_003: "for"}
     # a later batch that presses the same choice again keeps it; a different one replaces it
     async with bot.services.sessionmaker() as s:
-        out = await record_presses(s, [press(20_001, "f"), press(20_003, "x"), press(20_003, "a")], bot.clock())
+        out = await record_presses(
+            s, [press(20_001, "f"), press(20_003, "x"), press(20_003, "a")], bot.clock()
+        )
         await s.commit()
     assert [r.changed for r in out] == [False, True, True]
     assert await _ballots(bot, vote_id) == {20_001: "for", 20_002: "against", 20_003: "against"}
