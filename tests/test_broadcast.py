@@ -86,6 +86,21 @@ async def test_two_broadcasts_to_the_same_followers_both_arrive(clocked_bot: Bot
         for c in h.api.all_calls
         if c.chat_id == group.id and "Færdig" in (c.plain_text or "")  # type: ignore[attr-defined]
     ]
+    # The keys are a stored contract (a restart or a second instance re-plans with the same keys):
+    # one per broadcast and follower, one start and one progress message per broadcast.
+    async with h.services.sessionmaker() as s:
+        pids = sorted((await s.scalars(select(m.Person.id).where(m.Person.tg_id >= 100))).all())
+        notices = (
+            await s.execute(select(m.Notice.kind, m.Notice.dedup_key, m.Notice.ref_id, m.Notice.state))
+        ).all()
+    expected = set()
+    for b in (1, 2, 3):
+        expected |= {
+            ("broadcast_start", f"bcstart:{b}", b, "sent"),
+            ("broadcast_progress", f"bcprog:{b}", b, "sent"),
+        }
+        expected |= {("broadcast", f"bc:{b}:{pid}", b, "sent") for pid in pids}
+    assert {tuple(n) for n in notices} == expected
     assert sorted(finals) == [f"📣 Rundsendelse #{i}\nFærdig: sendt til 3 af 3 følgere." for i in (1, 2, 3)]
     assert h.api.duplicates() == {}
 
