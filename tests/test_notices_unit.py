@@ -47,6 +47,40 @@ async def rows(session: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in found]
 
 
+async def _owner(session: Any) -> tuple[int, int]:
+    net = m.Network(chat_id=-1001, name="Netværk", slug="netvaerk")
+    person = m.Person(tg_id=4242, first_name="Amal", reminder_minutes="1440")
+    session.add_all([net, person])
+    await session.flush()
+    return net.id, person.id
+
+
+async def test_enqueue_stores_every_field(session: Any) -> None:
+    nid, pid = await _owner(session)
+    assert await enqueue(
+        session, kind="k", dedup_key="o:1", chat_id=4242, due_at=DUE, person_id=pid, network_id=nid, ref_id=3
+    )
+    n = await enqueue_many(
+        session,
+        [
+            {
+                "kind": "j",
+                "dedup_key": "o:2",
+                "chat_id": 4242,
+                "due_at": DUE,
+                "person_id": pid,
+                "network_id": nid,
+            }
+        ],
+    )
+    assert n == 1
+    await session.commit()
+    assert await rows(session) == [
+        ("k", "o:1", 4242, DUE, pid, nid, 3, {}, "pending", 0),
+        ("j", "o:2", 4242, DUE, pid, nid, None, {}, "pending", 0),
+    ]
+
+
 async def test_enqueue_is_idempotent_by_dedup_key(session: Any) -> None:
     assert await enqueue(session, kind="k", dedup_key="a:1", chat_id=11, due_at=DUE, payload={"x": 1}) is True
     # the same key again changes nothing, even with other values
@@ -100,13 +134,14 @@ async def test_enqueue_to_people_uses_their_private_chats(session: Any) -> None:
     session.add_all(people)
     await session.flush()
     payload = {"stage": "final"}
+    nid, _ = await _owner(session)
     n = await enqueue_to_people(
         session,
         people,
         kind="p",
         key=lambda p: f"p:{p.id}",
         due_at=DUE,
-        network_id=None,
+        network_id=nid,
         ref_id=9,
         payload=payload,
     )
@@ -119,7 +154,7 @@ async def test_enqueue_to_people_uses_their_private_chats(session: Any) -> None:
     )
     await session.commit()
     assert await rows(session) == [
-        ("p", f"p:{p.id}", p.tg_id, DUE, p.id, None, 9, {"stage": "final"}, "pending", 0) for p in people
+        ("p", f"p:{p.id}", p.tg_id, DUE, p.id, nid, 9, {"stage": "final"}, "pending", 0) for p in people
     ]
 
 
