@@ -74,6 +74,9 @@ class Dispatcher(Sending, Recording, Progress):
         self._writer: asyncio.Task[None] | None = None
         self._writer_wake = asyncio.Event()
         self._held: set[int] = set()
+        # One request at a time per chat, in the order the rows were claimed (due time, id): a
+        # follower gets two broadcasts, or a notice and its correction, in the order they were made.
+        self._chat_turns: dict[int, tuple[asyncio.Lock, int]] = {}
         self._heart: asyncio.Task[None] | None = None
         # time.monotonic() at the start of the last heartbeat that refreshed every claim held
         self._beat = 0.0

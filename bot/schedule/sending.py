@@ -3,6 +3,7 @@ notice through the outbox (its lane by kind; a network's bulk takes turns with o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -160,6 +161,21 @@ class Sending(DispatcherBase):
         )
 
     async def _send(self, job: Job) -> None:
+        """`_send_now` in the chat's turn: tasks start in claim order and asyncio.Lock serves its
+        waiters first come, first served, so one chat's messages leave in the order they were due."""
+        lock, users = self._chat_turns.get(job.chat_id, (asyncio.Lock(), 0))
+        self._chat_turns[job.chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._send_now(job)
+        finally:
+            lock, users = self._chat_turns[job.chat_id]
+            if users <= 1:
+                del self._chat_turns[job.chat_id]
+            else:
+                self._chat_turns[job.chat_id] = (lock, users - 1)
+
+    async def _send_now(self, job: Job) -> None:
         from bot.render.markup import markup
 
         rendered = job.rendered
