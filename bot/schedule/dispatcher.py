@@ -40,6 +40,7 @@ from bot.db import models as m
 from bot.domain import deliveries
 from bot.i18n import Translator, get_translator, negotiate
 from bot.schedule.budget import SharedBudget
+from bot.schedule.media import send_media
 from bot.schedule.notices import ACTIONS, AFTER_SEND, RENDERERS, Rendered
 from bot.schedule.pacing import Pacer
 from bot.services import Services
@@ -411,7 +412,9 @@ class Dispatcher:
                 self._record(self._result(job, "pending", error="claim expired before sending"))
                 return
             try:
-                if rendered.document_id is not None:
+                if rendered.media:
+                    msg = await send_media(self.bot, job.chat_id, rendered.media)
+                elif rendered.document_id is not None:
                     # A file Telegram already has (the minutes posted in the group): sent by file_id.
                     msg = await self.bot.send_document(
                         job.chat_id,

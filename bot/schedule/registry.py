@@ -37,7 +37,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "delivery_summary": ("renderer", "bot.domain.deliveries"),
     # meetings (bot/domain/meetings.py does, bot/render/meetings.py renders)
     "mtg_fanout": ("action", "bot.domain.meetings"),
-    "mtg_stage": ("renderer", "bot.render.meetings"),
+    "mtg_stage": ("renderer+after_send", "bot.render.meetings"),  # after_send: bot.render.attachments
     "mtg_moved": ("renderer", "bot.render.meetings"),
     "mtg_cancelled": ("renderer", "bot.render.meetings"),
     "mtg_late": ("renderer", "bot.render.meetings"),
@@ -48,6 +48,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "mtg_minutes": ("renderer", "bot.render.meetings"),
     "mtg_mresult": ("renderer", "bot.render.meetings"),
     "mtg_disputed": ("renderer", "bot.render.meetings"),
+    # between meetings: agenda files (bot/render/attachments.py), action items (bot/render/todos.py)
+    "mtg_files": ("renderer", "bot.render.attachments"),
+    "todo_assigned": ("renderer", "bot.render.todos"),
+    "todo_due": ("renderer", "bot.render.todos"),
     # votes (handlers/votes.py)
     "vote_close": ("action", "handlers.votes"),
     "vote_result": ("renderer", "handlers.votes"),
@@ -67,7 +71,9 @@ def _import_handlers() -> None:
     import bot.domain.deliveries
     import bot.domain.meetings
     import bot.domain.minutes
-    import bot.render.meetings  # noqa: F401
+    import bot.render.attachments
+    import bot.render.meetings
+    import bot.render.todos  # noqa: F401
     import handlers.events_notices
     import handlers.votes  # noqa: F401
 

@@ -356,6 +356,8 @@ class FakeState:
             "deleteMessage",
             "answerCallbackQuery",
             "sendDocument",
+            "sendPhoto",
+            "sendMediaGroup",
             "sendChatAction",
             "getChat",
             "getChatAdministrators",

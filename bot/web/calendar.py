@@ -20,6 +20,7 @@ from bot.i18n import LANGUAGE_NAMES, LANGUAGES, get_translator, normalize_langua
 from bot.render.events import untranslated_note, when_line
 from bot.render.ics import build_calendar
 from bot.services import Services
+from bot.web import decisions as published
 from bot.web.server import ROUTE_FACTORIES
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def routes(services: Services) -> list[BaseRoute]:
                 ).all()
             )
             texts = await tr.many_event_texts(session, events, lang)
+            decisions_link = await published.calendar_link(session, network, t)  # bot/web/decisions.py
         rtl = t.rtl
         esc = html.escape
 
@@ -100,7 +102,7 @@ h2 {{ margin: .2rem 0; font-size: 1.2rem; }} .note {{ color: #666; font-style: i
 <body>
 <nav class="languages">{switch}</nav>
 <h1>{own(network.name)}</h1>
-<p>{upcoming_label} · <a href="{esc(feed_url)}">{subscribe_label}</a></p>
+<p>{upcoming_label} · <a href="{esc(feed_url)}">{subscribe_label}</a>{decisions_link}</p>
 {empty}<ul id="events">{"".join(items)}</ul>
 </body></html>"""
         return HTMLResponse(body)

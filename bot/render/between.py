@@ -1,0 +1,44 @@
+"""What the between-meetings features add to the meeting notices: the final agenda's follow-up
+section (open action items) and "From the working groups" section, and the open count in the
+coordinators' minutes reminder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import models as m
+from bot.domain import todos as td
+from bot.domain import workgroups as wg
+from bot.i18n import Translator
+from bot.render.text import esc
+from bot.render.todos import follow_up_lines
+from bot.render.votes import decision_line
+
+MAX_TODOS = 15
+
+
+async def final_agenda_sections(
+    session: AsyncSession, t: Translator, network: m.Network, meeting: m.Meeting, at: datetime
+) -> list[str]:
+    items = await td.open_items(session, [network.id], limit=MAX_TODOS)
+    lines = follow_up_lines(t, items, network, await td.owner_names(session, items), at)
+    groups = await wg.group_decisions(session, network, meeting, at)
+    if groups:
+        lines += ["", t._("<b>From the working groups</b>")]
+        for group, decisions in groups:
+            lines.append("▸ " + esc(group.name))
+            lines.extend("  • " + decision_line(d, t, group.timezone) for d in decisions)
+    return lines
+
+
+async def open_todos_note(session: AsyncSession, t: Translator, network: m.Network) -> str:
+    n = await td.open_count(session, network.id)
+    if not n:
+        return ""
+    return "\n" + t.n_(
+        "{n} action item is still open: /todos lists it.",
+        "{n} action items are still open: /todos lists them.",
+        n,
+    )
