@@ -6,6 +6,7 @@ from __future__ import annotations
 from telegram.ext import Application, CommandHandler
 
 from bot.domain import workgroups as wg
+from bot.domain.calendar import public_link
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_
 from bot.render.keyboard import Button, callback
@@ -67,8 +68,8 @@ async def settings_line(ctx: Ctx) -> str:
     assert network is not None
     t = ctx.t
     if await wg.is_published(ctx.session, network.id):
-        url = ctx.services.settings.public_url.rstrip("/") if ctx.services.settings.public_url else ""
-        return "\n" + t._("Published decisions: on ({url})", url=f"{url}/n/{network.slug}/decisions")
+        link = public_link(ctx.services.settings.public_url, "/n/" + network.slug + "/decisions")
+        return "\n" + t._("Published decisions: on ({url})", url=link)
     return "\n" + t._(
         "Published decisions: off. /settings publish on puts the approved minutes and decisions on the web."
     )
