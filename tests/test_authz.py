@@ -106,6 +106,7 @@ async def test_coordinator_commands_and_buttons_refused_for_everyone_else(bot: B
         "minutes": str(meeting_id),
         "broadcast": "Spam for every follower",
         "deliveries": "",
+        "parent": "network-b",
     }
     coordinator_only = [c for c in COMMANDS if c.who == "coordinator"]
     assert {c.name for c in coordinator_only} <= set(args), "a new coordinator command needs arguments here"
