@@ -15,6 +15,7 @@ from bot.i18n import Translator
 from bot.render.text import esc
 from bot.render.todos import follow_up_lines
 from bot.render.votes import decision_line
+from bot.schedule.notices import memo
 
 MAX_TODOS = 15
 
@@ -22,15 +23,23 @@ MAX_TODOS = 15
 async def final_agenda_sections(
     session: AsyncSession, t: Translator, network: m.Network, meeting: m.Meeting, at: datetime
 ) -> list[str]:
-    items = await td.open_items(session, [network.id], limit=MAX_TODOS)
-    lines = follow_up_lines(t, items, network, await td.owner_names(session, items), at)
-    groups = await wg.group_decisions(session, network, meeting, at)
+    # Looked up once per rendering batch (the same for every reader; only the language differs).
+    items, names = await memo(session, ("final_todos", network.id), lambda: _todos(session, network.id))
+    lines = follow_up_lines(t, items, network, names, at)
+    groups = await memo(
+        session, ("final_groups", meeting.id), lambda: wg.group_decisions(session, network, meeting, at)
+    )
     if groups:
         lines += ["", t._("<b>From the working groups</b>")]
         for group, decisions in groups:
             lines.append("▸ " + esc(group.name))
             lines.extend("  • " + decision_line(d, t, group.timezone) for d in decisions)
     return lines
+
+
+async def _todos(session: AsyncSession, network_id: int) -> tuple[list[m.ActionItem], dict[int, str]]:
+    items = await td.open_items(session, [network_id], limit=MAX_TODOS)
+    return items, await td.owner_names(session, items)
 
 
 async def open_todos_note(session: AsyncSession, t: Translator, network: m.Network) -> str:

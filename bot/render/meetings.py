@@ -21,7 +21,7 @@ from bot.i18n import Raw, Translator
 from bot.render import between
 from bot.render.keyboard import Button, Keyboard, callback
 from bot.render.text import esc
-from bot.schedule.notices import Rendered, renderer
+from bot.schedule.notices import Rendered, memo, renderer
 
 DEFAULT_TITLES = {title for title, _ in DEFAULT_STANDING_ITEMS}
 
@@ -180,7 +180,10 @@ async def full_agenda(
 ) -> list[str]:
     standing = await ag.standing_items(session, network.id)
     items = await ag.items_of(session, meeting.id)
-    files = await attachments.file_names(session, [i.id for i in items])
+    # Once per rendering batch (bot.schedule.notices.memo): the same for every reader.
+    files = await memo(
+        session, ("agenda_files", meeting.id), lambda: attachments.file_names(session, [i.id for i in items])
+    )
     return agenda_lines(t, standing, items, await _names(session, items), files)
 
 
