@@ -14,12 +14,12 @@ from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_
 from bot.render import todos as rt
 from bot.render.text import esc
+from bot.render.todos import TODO_EXAMPLE
 from handlers.agenda import member_networks
 from handlers.common import Ctx, handler, markup, split_fields
 from handlers.dialogue import Form, Step, begin, register_form, run_oneline
 from handlers.router import on_callback, parse_id
 
-TODO_EXAMPLE = N_("/todo me | Call the municipality about the hall | 15 December")
 
 
 async def todo_network(ctx: Ctx) -> m.Network:

@@ -9,12 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
 from bot.domain import todos as td
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.render.keyboard import Button, Keyboard, callback
 from bot.render.text import esc
 from bot.schedule.notices import Rendered, renderer
 
 MAX_BUTTONS = 20
+TODO_EXAMPLE = N_("/todo me | Call the municipality about the hall | 15 December")
 
 
 def owner_label(t: Translator, item: m.ActionItem, names: dict[int, str]) -> str:
@@ -46,7 +47,7 @@ def todos_text(
     several: bool = False,
 ) -> str:
     if not items:
-        return t._("No open action items. Add one with /todo {example}", example="mig | Ring til kommunen")
+        return t._("No open action items. Add one like this: {example}", example=t.plain(TODO_EXAMPLE))
     lines = [t._("<b>Open action items</b>")]
     for n, item in enumerate(items, start=1):
         network = networks[item.network_id]
