@@ -102,47 +102,47 @@ def files_per_chat(api: FakeBotAPI) -> dict[int, Counter[str]]:
 
 
 async def run(db_url: str, followers: int, files: int) -> None:
-    async with FakeBotAPI(enforce_limits=True, latency=0.05) as api:
-        async with BotHarness(db_url, api=api, dispatch=True) as bot:
-            file_ids = await seed(bot, followers, files)
-            chats = followers + 1
-            t0 = time.monotonic()
-            bot.services.dispatcher.wake(0)  # type: ignore[union-attr]
-            deadline = t0 + 60 + chats
-            while time.monotonic() < deadline:
-                got = files_per_chat(api)
-                if len(got) >= chats and all(sum(v.values()) >= files for v in got.values()):
-                    break
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(1.0)  # anything sent twice would show by now
+    api = FakeBotAPI(enforce_limits=True, latency=0.05)
+    async with api, BotHarness(db_url, api=api, dispatch=True) as bot:
+        file_ids = await seed(bot, followers, files)
+        chats = followers + 1
+        t0 = time.monotonic()
+        bot.services.dispatcher.wake(0)  # type: ignore[union-attr]
+        deadline = t0 + 60 + chats
+        while time.monotonic() < deadline:
             got = files_per_chat(api)
-            sends = sorted(
-                c.time
-                for c in api.all_calls
-                if c.ok and c.method in ("sendMessage", "sendMediaGroup", "sendDocument")
-            )
-            requests = len(sends)
-            elapsed = sends[-1] - sends[0] if len(sends) > 1 else float("nan")
-            exact = sum(1 for v in got.values() if v == Counter(dict.fromkeys(file_ids, 1)))
-            allowed = (requests - 1) / 30
-            per_document = (chats * (1 + files) - 1) / 30
-            agendas_first = all(
-                min(c.index for c in api.calls("sendMessage", chat_id=chat) if c.ok)
-                < min(c.index for c in api.calls("sendMediaGroup", chat_id=chat) if c.ok)
-                for chat in got
-            )
-            print(
-                f"final agenda with {files} attached documents to {followers} followers and 1 group (limits enforced, 50 ms latency):"
-            )
-            print(f"  chats with every file exactly once  {exact}/{chats}")
-            print(f"  agenda before its files everywhere   {agendas_first}")
-            print(f"  429s received                        {api.count_429}")
-            print(
-                f"  requests sent                        {requests} ({len(api.calls('sendMediaGroup'))} media groups)"
-            )
-            print(f"  delivery, first send to last         {elapsed:.2f} s")
-            print(f"  the limits allow (30 requests/s)     {allowed:.2f} s  -> {elapsed / allowed:.3f} of it")
-            print(f"  (if each document counted as a message: {per_document:.2f} s)")
+            if len(got) >= chats and all(sum(v.values()) >= files for v in got.values()):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # anything sent twice would show by now
+        got = files_per_chat(api)
+        sends = sorted(
+            c.time
+            for c in api.all_calls
+            if c.ok and c.method in ("sendMessage", "sendMediaGroup", "sendDocument")
+        )
+        requests = len(sends)
+        elapsed = sends[-1] - sends[0] if len(sends) > 1 else float("nan")
+        exact = sum(1 for v in got.values() if v == Counter(dict.fromkeys(file_ids, 1)))
+        allowed = (requests - 1) / 30
+        per_document = (chats * (1 + files) - 1) / 30
+        agendas_first = all(
+            min(c.index for c in api.calls("sendMessage", chat_id=chat) if c.ok)
+            < min(c.index for c in api.calls("sendMediaGroup", chat_id=chat) if c.ok)
+            for chat in got
+        )
+        print(
+            f"final agenda with {files} attached documents to {followers} followers and 1 group (limits enforced, 50 ms latency):"
+        )
+        print(f"  chats with every file exactly once  {exact}/{chats}")
+        print(f"  agenda before its files everywhere   {agendas_first}")
+        print(f"  429s received                        {api.count_429}")
+        print(
+            f"  requests sent                        {requests} ({len(api.calls('sendMediaGroup'))} media groups)"
+        )
+        print(f"  delivery, first send to last         {elapsed:.2f} s")
+        print(f"  the limits allow (30 requests/s)     {allowed:.2f} s  -> {elapsed / allowed:.3f} of it")
+        print(f"  (if each document counted as a message: {per_document:.2f} s)")
 
 
 async def main() -> None:

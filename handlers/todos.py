@@ -21,7 +21,6 @@ from handlers.dialogue import Form, Step, begin, register_form, run_oneline
 from handlers.router import on_callback, parse_id
 
 
-
 async def todo_network(ctx: Ctx) -> m.Network:
     """The group's network; privately, the one network the person is a member of."""
     if ctx.is_group:
