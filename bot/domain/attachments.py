@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import models as m
 from bot.domain.errors import NotAllowed, NotFound, UserError
 from bot.i18n import N_
-from bot.schedule.notices import enqueue
+from bot.schedule.notices import enqueue, memo
 
 KIND_FILES = "mtg_files"
 MAX_PER_ITEM = 10
@@ -153,7 +153,9 @@ async def plan_files(session: AsyncSession, notice: m.Notice, now: datetime) -> 
     stage = str(notice.payload.get("stage"))
     if stage not in FILE_STAGES or notice.ref_id is None:
         return 0
-    files = await meeting_files(session, notice.ref_id)
+    meeting_id = notice.ref_id
+    # Once per write batch (after_send runs for a batch of sent notices in one session).
+    files = await memo(session, ("meeting_files", meeting_id), lambda: meeting_files(session, meeting_id))
     if not files:
         return 0
     had = await already_planned(session, notice.ref_id, notice.chat_id)
