@@ -91,3 +91,28 @@ async def test_working_group_decisions_reach_the_parent(clocked_bot: BotHarness)
     assert "⚠️" not in last_text(await bot.say(mette, "/parent none", wg), wg.id)
     after = last_text(await bot.say(mette, "/decisions all", parent), parent.id)
     assert "åbent hus" not in after and "Rådet støtter sommerfesten" in after
+
+
+def test_final_agenda_sections_stay_short() -> None:
+    """Approved minutes carry their whole text in the log: the final agenda shows one short line, and
+    what the sections add stops within the budget with an ellipsis."""
+    from datetime import UTC, datetime
+
+    from bot.db import models as m
+    from bot.render.between import SECTIONS_BUDGET, short_decision, within
+
+    long = m.Decision(
+        id=7,
+        network_id=1,
+        kind="minutes",
+        text="2026-11-26 Rådhuset\n" + "Referat. " * 500,
+        outcome="approved",
+        details={},
+        decided_at=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+    short = short_decision(long)
+    assert len(short.text) == 160 and short.text.endswith("…") and "\n" not in short.text
+    assert len(long.text) > 4000  # the original is untouched
+    lines = within([f"• punkt {i} " + "x" * 90 for i in range(40)], SECTIONS_BUDGET)
+    assert lines[-1] == "…" and sum(len(x) + 1 for x in lines[:-1]) <= SECTIONS_BUDGET
+    assert within(["a", "b"], SECTIONS_BUDGET) == ["a", "b"]

@@ -18,6 +18,47 @@ from bot.render.votes import decision_line
 from bot.schedule.notices import memo
 
 MAX_TODOS = 15
+# The agenda itself comes first: what these sections add stays within this many characters, so the
+# final agenda keeps within one Telegram message (4096).
+SECTIONS_BUDGET = 1600
+SHORT = 160
+
+
+def shorten(text: str, limit: int = SHORT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def short_decision(d: m.Decision) -> m.Decision:
+    """A copy (never added to a session) whose text is cut to one short line: approved minutes carry
+    their whole text in the log."""
+    return m.Decision(
+        id=d.id,
+        network_id=d.network_id,
+        kind=d.kind,
+        text=shorten(d.text),
+        outcome=d.outcome,
+        details=dict(d.details or {}),
+        decided_at=d.decided_at,
+        meeting_id=d.meeting_id,
+    )
+
+
+def within(lines: list[str], budget: int) -> list[str]:
+    out: list[str] = []
+    used = 0
+    for line in lines:
+        used += len(line) + 1
+        if used > budget:
+            out.append("…")
+            break
+        out.append(line)
+    return out
+
+
+async def _todos(session: AsyncSession, network_id: int) -> tuple[list[m.ActionItem], dict[int, str]]:
+    items = await td.open_items(session, [network_id], limit=MAX_TODOS)
+    return items, await td.owner_names(session, items)
 
 
 async def final_agenda_sections(
@@ -33,13 +74,8 @@ async def final_agenda_sections(
         lines += ["", t._("<b>From the working groups</b>")]
         for group, decisions in groups:
             lines.append("▸ " + esc(group.name))
-            lines.extend("  • " + decision_line(d, t, group.timezone) for d in decisions)
-    return lines
-
-
-async def _todos(session: AsyncSession, network_id: int) -> tuple[list[m.ActionItem], dict[int, str]]:
-    items = await td.open_items(session, [network_id], limit=MAX_TODOS)
-    return items, await td.owner_names(session, items)
+            lines.extend("  • " + decision_line(short_decision(d), t, group.timezone) for d in decisions)
+    return within(lines, SECTIONS_BUDGET)
 
 
 async def open_todos_note(session: AsyncSession, t: Translator, network: m.Network) -> str:

@@ -27,9 +27,17 @@ def owner_label(t: Translator, item: m.ActionItem, names: dict[int, str]) -> str
 
 
 def item_line(
-    t: Translator, item: m.ActionItem, network: m.Network, names: dict[int, str], now: datetime
+    t: Translator,
+    item: m.ActionItem,
+    network: m.Network,
+    names: dict[int, str],
+    now: datetime,
+    *,
+    short: bool = False,
 ) -> str:
-    text = t._("{text} — {who}", text=item.text, who=owner_label(t, item, names))
+    """`short`: the text cut to one line (in the final agenda)."""
+    what = item.text if not short or len(item.text) <= 120 else item.text[:119].rstrip() + "…"
+    text = t._("{text} — {who}", text=what, who=owner_label(t, item, names))
     if item.due_at is not None:
         text += " · " + t._("due {day}", day=t.day(item.due_at, network.timezone))
         if td.overdue(item, network, now):
@@ -80,7 +88,7 @@ def follow_up_lines(
     return [
         "",
         t._("<b>Follow-up: open action items</b>"),
-        *(f"• {item_line(t, item, network, names, now)}" for item in items),
+        *(f"• {item_line(t, item, network, names, now, short=True)}" for item in items),
     ]
 
 

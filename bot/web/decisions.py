@@ -17,6 +17,7 @@ from bot.db import models as m
 from bot.domain import people
 from bot.domain import workgroups as wg
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, get_translator, normalize_language
+from bot.render.between import short_decision
 from bot.render.votes import decision_line
 from bot.services import Services
 from bot.web.server import ROUTE_FACTORIES
@@ -58,7 +59,7 @@ def routes(services: Services) -> list[BaseRoute]:
         none_decisions = t._("No decisions have been recorded yet.")
         none_minutes = t._("No approved minutes yet.")
         rows = "".join(
-            f'<li class="decision" id="decision-{d.id}">{decision_line(d, t, network.timezone)}</li>'
+            f'<li class="decision" id="decision-{d.id}">{decision_line(short_decision(d), t, network.timezone)}</li>'
             for d in decisions
         )
         blocks = "".join(
