@@ -183,7 +183,9 @@ class FakeMethods(FakeLimits):
         photo = params.get("photo")
         if not isinstance(photo, str) or photo not in self.files:
             raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
-        fields: dict[str, Any] = {"photo": [{"file_id": photo, "file_unique_id": "U" + photo, "width": 1280, "height": 960}]}
+        fields: dict[str, Any] = {
+            "photo": [{"file_id": photo, "file_unique_id": "U" + photo, "width": 1280, "height": 960}]
+        }
         caption = params.get("caption")
         if caption:
             fields["caption"] = self._plain(str(caption), params.get("parse_mode"))
@@ -217,7 +219,9 @@ class FakeMethods(FakeLimits):
                     "file_size": len(f.content),
                 }
             else:
-                fields["photo"] = [{"file_id": file_id, "file_unique_id": "U" + file_id, "width": 1280, "height": 960}]
+                fields["photo"] = [
+                    {"file_id": file_id, "file_unique_id": "U" + file_id, "width": 1280, "height": 960}
+                ]
             if item.get("caption"):
                 plain = self._plain(str(item["caption"]), item.get("parse_mode"))
                 if len(plain) > 1024:
