@@ -48,7 +48,7 @@ async def submit(
     meeting = await mt.next_meeting(ctx.session, network, ctx.now)
     item = await ag.submit_item(ctx.session, meeting, network, ctx.person, title, description, ctx.now)
     # Files (handlers/attachments.py): the one replied to, or sent during the dialogue.
-    attached = attachments.attached_note(ctx, await attachments.attach_all(ctx, item, files))
+    attached = attachments.attached_note(ctx, item, await attachments.attach_all(ctx, item, files))
     t = ctx.t
     line = rm.meeting_line(t, network, meeting)
     if item.status == "accepted":

@@ -63,12 +63,15 @@ async def attach_all(ctx: Ctx, item: m.AgendaItem, files: list[dict[str, Any]] |
     return names
 
 
-def attached_note(ctx: Ctx, names: list[str]) -> str:
+def attached_note(ctx: Ctx, item: m.AgendaItem, names: list[str]) -> str:
+    """What the files of a new item are, and how to add one later (the item's number is only shown here)."""
+    later = ctx.t._("To add a file later, reply to it with /attach {id}.", id=item.id)
     if not names:
-        return ""
-    return "\n" + ctx.t.n_(
+        return "\n" + later
+    attached = ctx.t.n_(
         "{n} file attached: {names}", "{n} files attached: {names}", len(names), names=files_line(names)
     )
+    return "\n" + attached + "\n" + later
 
 
 @handler

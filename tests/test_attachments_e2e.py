@@ -73,7 +73,7 @@ async def test_files_follow_the_final_agenda_once(clocked_bot: BotHarness) -> No
         ),
         group.id,
     )
-    assert "slides-idraet.pdf" in told
+    assert "slides-idraet.pdf" in told and "/attach 1" in told  # how to add more, with the item's number
     # 2. A file sent during the guided /additem, privately.
     await bot.say(yonas, "/additem")
     await bot.say(yonas, None, document=("program.pdf", b"%PDF program"))  # type: ignore[arg-type]
