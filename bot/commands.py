@@ -50,7 +50,9 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("handcount", N_("Record a show of hands in the room"), "group", "coordinator"),
     CommandInfo("minutes", N_("Circulate the minutes of a meeting"), "group", "coordinator"),
     CommandInfo("decisions", N_("Search the decisions log"), "both"),
-    CommandInfo("parent", N_("Link this group as a working group of another network"), "group", "coordinator"),
+    CommandInfo(
+        "parent", N_("Link this group as a working group of another network"), "group", "coordinator"
+    ),
     CommandInfo("broadcast", N_("Send a message to every follower"), "both", "coordinator"),
     CommandInfo("deliveries", N_("Messages that could not be delivered"), "both", "coordinator"),
     CommandInfo("translate", N_("Texts waiting for your translation"), "private", "translator"),

@@ -12,7 +12,7 @@ from telegram.ext import Application, CommandHandler, MessageHandler, filters
 from bot.db import models as m
 from bot.domain import attachments as at
 from bot.domain.errors import UserError
-from bot.i18n import N_
+from bot.i18n import N_, Raw
 from bot.render.attachments import files_line
 from handlers.common import Ctx, handler
 
@@ -69,7 +69,10 @@ def attached_note(ctx: Ctx, item: m.AgendaItem, names: list[str]) -> str:
     if not names:
         return "\n" + later
     attached = ctx.t.n_(
-        "{n} file attached: {names}", "{n} files attached: {names}", len(names), names=files_line(names)
+        "{n} file attached: {names}",
+        "{n} files attached: {names}",
+        len(names),
+        names=Raw(files_line(names, ctx.t.rtl)),
     )
     return "\n" + attached + "\n" + later
 

@@ -119,6 +119,9 @@ async def test_files_follow_the_final_agenda_once(clocked_bot: BotHarness) -> No
     sport_line = next(i for i, line in enumerate(agenda.splitlines()) if "Temaaften om idræt" in line)
     assert "📎 slides-idraet.pdf, budget.xlsx" in "\n".join(agenda.splitlines()[sport_line : sport_line + 3])
     assert "📎 program.pdf, photo-UPHOTO1.jpg" in agenda
+    # In Arabic the file line starts right-to-left and the Latin names keep their own order.
+    ar = last_text(await bot.say(amal, "/agenda", group), group.id)
+    assert "\u200f📎 \u2068slides-idraet.pdf, budget.xlsx\u2069" in ar
 
     # 4. After the deadline: Amal's late item with a file (accepted), Hassan's (declined).
     await bot.advance(days=8)  # 1 December

@@ -8,14 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import models as m
 from bot.domain import attachments as at
 from bot.domain import meetings as mt
-from bot.i18n import Translator
+from bot.i18n import Translator, isolate
 from bot.render.text import esc
 from bot.schedule.notices import Rendered, after_send, renderer
 
 
-def files_line(names: list[str]) -> str:
-    """'📎 slides.pdf, budget.xlsx' (people's own file names, escaped)."""
-    return "📎 " + ", ".join(esc(n) for n in names)
+def files_line(names: list[str], rtl: bool = False) -> str:
+    """'📎 slides.pdf, budget.xlsx' (people's own file names, escaped; isolated for right-to-left text)."""
+    joined = ", ".join(esc(n) for n in names)
+    return "📎 " + (isolate(joined) if rtl else joined)
 
 
 @renderer(at.KIND_FILES)

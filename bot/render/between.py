@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import models as m
 from bot.domain import todos as td
 from bot.domain import workgroups as wg
-from bot.i18n import Translator
+from bot.i18n import Translator, isolate
 from bot.render.text import esc
 from bot.render.todos import follow_up_lines
 from bot.render.votes import decision_line
 from bot.schedule.notices import memo
 
 MAX_TODOS = 15
+RLM = "\u200f"
 # The agenda itself comes first: what these sections add stays within this many characters, so the
 # final agenda keeps within one Telegram message (4096).
 SECTIONS_BUDGET = 1600
@@ -73,7 +74,7 @@ async def final_agenda_sections(
     if groups:
         lines += ["", t._("<b>From the working groups</b>")]
         for group, decisions in groups:
-            lines.append("▸ " + esc(group.name))
+            lines.append(f"{RLM}▸ {isolate(esc(group.name))}" if t.rtl else "▸ " + esc(group.name))
             lines.extend("  • " + decision_line(short_decision(d), t, group.timezone) for d in decisions)
     return within(lines, SECTIONS_BUDGET)
 

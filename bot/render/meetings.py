@@ -17,13 +17,14 @@ from bot.domain import attachments
 from bot.domain import meetings as mt
 from bot.domain import minutes as mn
 from bot.domain.people import DEFAULT_STANDING_ITEMS
-from bot.i18n import Raw, Translator
+from bot.i18n import Raw, Translator, isolate
 from bot.render import between
 from bot.render.keyboard import Button, Keyboard, callback
 from bot.render.text import esc
 from bot.schedule.notices import Rendered, memo, renderer
 
 DEFAULT_TITLES = {title for title, _ in DEFAULT_STANDING_ITEMS}
+RLM = "\u200f"
 
 
 def standing_title(t: Translator, item: m.StandingItem) -> str:
@@ -109,7 +110,9 @@ def item_text(
     if item.description:
         text += "\n    <i>" + esc(item.description) + "</i>"
     if files and files.get(item.id):
-        text += "\n    📎 " + ", ".join(esc(name) for name in files[item.id])
+        names_ = ", ".join(esc(name) for name in files[item.id])
+        # Right-to-left readers: the line starts right-to-left, the (Latin) names keep their order.
+        text += "\n    " + (f"{RLM}📎 {isolate(names_)}" if t.rtl else f"📎 {names_}")
     return text
 
 
