@@ -153,7 +153,19 @@ async def test_files_follow_the_final_agenda_once(clocked_bot: BotHarness) -> No
     # Members who do not follow read the files in the group: no private copy.
     assert file_deliveries(bot, yonas.id) == Counter()
 
-    # 6. A file added after the final agenda goes with the day-before reminder; nothing is resent.
+    # 6. A late item accepted after the final agenda: its file goes at once where the agenda went.
+    later_msg, later_file = await post_file(bot, amal, group, "tilmelding.pdf")
+    await bot.say(amal, "/additem Tilmelding til sommerlejr", group, reply_to_message_id=later_msg)
+    await bot.run_due()
+    decide = [c for c in bot.api.calls("sendMessage", chat_id=mette.id) if c.buttons()][-1]
+    await bot.press(mette, mette.id, decide.message_id or 0, 1)
+    await bot.run_due()
+    expected.add(later_file)
+    for chat_id in [group.id] + [f.id for f in followers]:
+        assert file_deliveries(bot, chat_id) == Counter(dict.fromkeys(expected, 1)), chat_id
+        assert [c.method for c in bot.api.calls(chat_id=chat_id) if c.ok][-1] == "sendDocument"  # alone
+
+    # 7. A file added after that goes with the day-before reminder; nothing is resent.
     extra_msg, extra = await post_file(bot, mette, group, "kort.pdf")
     await bot.say(mette, f"/attach {sport.id}", group, reply_to_message_id=extra_msg)
     await bot.advance(days=6)  # 9 December, the day before
@@ -161,7 +173,7 @@ async def test_files_follow_the_final_agenda_once(clocked_bot: BotHarness) -> No
         assert file_deliveries(bot, chat_id) == Counter(dict.fromkeys(expected | {extra}, 1)), chat_id
     assert bot.api.duplicates() == {}
 
-    # 7. /mydata lists Yonas's files; /forgetme keeps the agenda whole but without his name.
+    # 8. /mydata lists Yonas's files; /forgetme keeps the agenda whole but without his name.
     data_call = next(c for c in await bot.say(yonas, "/mydata") if c.method == "sendDocument")
     exported = json.loads(data_call.params["document"].content)
     names = {f["file_name"] for f in exported["agenda_files_attached"]}
@@ -173,6 +185,6 @@ async def test_files_follow_the_final_agenda_once(clocked_bot: BotHarness) -> No
     assert "📎 slides-idraet.pdf, budget.xlsx, kort.pdf" in after
     async with bot.services.sessionmaker() as s:
         rows = (await s.scalars(select(m.AgendaAttachment))).all()
-        assert len(rows) == 7 and all(
+        assert len(rows) == 8 and all(
             r.uploader_id is None for r in rows if r.file_name == "slides-idraet.pdf"
         )

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
 from bot.domain.errors import NotAllowed, NotFound, UserError
+from bot.domain.meetings import KIND_STAGE
 from bot.i18n import N_
 from bot.schedule.notices import enqueue, memo
 
@@ -175,4 +176,19 @@ async def plan_files(session: AsyncSession, notice: m.Notice, now: datetime) -> 
             ref_id=notice.ref_id,
             payload={"files": ids},
         )
+    return added
+
+
+async def plan_for_accepted(session: AsyncSession, item: m.AgendaItem, now: datetime) -> int:
+    """A late item accepted after the final agenda went out: its files go now to every chat that had
+    the final agenda (or the day-before reminder), each file once."""
+    sent = await session.scalars(
+        select(m.Notice).where(
+            m.Notice.kind == KIND_STAGE, m.Notice.ref_id == item.meeting_id, m.Notice.state == "sent"
+        )
+    )
+    added = 0
+    for notice in sent.all():
+        if str((notice.payload or {}).get("stage")) in FILE_STAGES:
+            added += await plan_files(session, notice, now)
     return added
