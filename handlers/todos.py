@@ -31,6 +31,12 @@ async def todo_network(ctx: Ctx) -> m.Network:
     return networks[0]
 
 
+async def parse_due(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
+    """Checked when typed (a wrong date is asked again), kept as written: read in the network's zone."""
+    td.parse_due(text, await todo_network(ctx), ctx.now, ctx.t.lang)
+    return text
+
+
 async def finish_todo(ctx: Ctx, data: dict[str, Any]) -> None:
     assert ctx.person is not None
     network = await todo_network(ctx)
@@ -56,7 +62,7 @@ async def finish_todo(ctx: Ctx, data: dict[str, Any]) -> None:
             who=item.owner_name,
         )
     elif item.owner_id != ctx.person.id:
-        text += "\n" + t._("I have told them privately.")
+        text += "\n" + t._("I will tell them privately, if they have opened a chat with me.")
     await ctx.reply(text)
 
 
@@ -66,7 +72,7 @@ register_form(
         [
             Step("who", N_("Who does it? (@username, a name, or me)"), max_length=td.MAX_NAME),
             Step("what", N_("What is to be done?"), max_length=td.MAX_TEXT),
-            Step("due", N_("By when? (a date, optional)"), optional=True, max_length=60),
+            Step("due", N_("By when? (a date, optional)"), parse_due, optional=True, max_length=60),
         ],
         finish_todo,
         example=TODO_EXAMPLE,

@@ -77,8 +77,16 @@ async def test_action_items_told_reminded_done(clocked_bot: BotHarness) -> None:
     assert last_text(await bot.say(mette, "/todo mig | Noget | den 45. blah", group), group.id).startswith(
         "⚠️"
     )
+    # Guided: a wrong date is explained and asked again; "-" leaves it without a due date.
+    await bot.say(mette, "/todo", group)
+    await bot.say(mette, "mig", group)
+    await bot.say(mette, "Bestille kaffe", group)
+    asked = texts(await bot.say(mette, "den 45. blah", group), group.id)
+    assert asked[0].startswith("⚠️") and "Hvornår" in asked[-1]
+    await bot.say(mette, "-", group)
     items = await todos_by_text(bot)
-    assert len(items) == 6
+    assert items["Bestille kaffe"].due_at is None and items["Bestille kaffe"].owner_name == ""
+    assert len(items) == 7
     async with bot.services.sessionmaker() as s:
         ids = {p.tg_id: p.id for p in (await s.scalars(select(m.Person))).all()}
     assert items["Sende referatet til kommunen"].owner_id == ids[mette.id]
@@ -97,7 +105,7 @@ async def test_action_items_told_reminded_done(clocked_bot: BotHarness) -> None:
     assert "Åbne handlingspunkter" in text
     assert "Ring til kommunen om salen — Amal · senest 3. december 2026" in text
     assert "Melde tilbage til journalisten — Gitte KW" in text
-    assert len(listed.buttons()) == 6
+    assert len(listed.buttons()) == 7
 
     # Forged and unauthorised presses: refused, nothing changed.
     amal_item = items["Ring til kommunen om salen"]
@@ -162,8 +170,8 @@ async def test_action_items_told_reminded_done(clocked_bot: BotHarness) -> None:
     assert "Melde tilbage til journalisten — Gitte KW" in follow
     assert "Sende notits" not in follow
 
-    # The minutes reminder to coordinators mentions how many are open (4).
+    # The minutes reminder to coordinators mentions how many are open (5).
     bot.clock.advance(timedelta(days=14))
     await bot.run_due()
     reminder_to_mette = last_text(bot.api.calls("sendMessage", chat_id=mette.id))
-    assert "referat" in reminder_to_mette and "4 handlingspunkter er stadig åbne" in reminder_to_mette
+    assert "referat" in reminder_to_mette and "5 handlingspunkter er stadig åbne" in reminder_to_mette
