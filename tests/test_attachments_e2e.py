@@ -40,6 +40,15 @@ def file_deliveries(bot: BotHarness, chat_id: int) -> Counter[str]:
     return out
 
 
+def late_notice(bot: BotHarness, chat_id: int, title: str) -> int:
+    """The message id of the late-item notice (Accept · Decline) about `title`."""
+    return next(
+        c.message_id or 0
+        for c in bot.api.calls("sendMessage", chat_id=chat_id)
+        if c.buttons() and title in (c.plain_text or "")
+    )
+
+
 async def post_file(bot: BotHarness, user: object, chat: object, name: str) -> tuple[int, str]:
     """A member posts a document in `chat`; returns (message id, file id)."""
     await bot.say(user, None, chat, document=(name, b"%PDF-1.4 " + name.encode()))  # type: ignore[arg-type]
@@ -130,9 +139,8 @@ async def test_files_follow_the_final_agenda_once(clocked_bot: BotHarness) -> No
     no_msg, no_file = await post_file(bot, amal, group, "afvist.pdf")
     await bot.say(amal, "/additem Noget andet", group, reply_to_message_id=no_msg)
     await bot.run_due()
-    late_calls = [c for c in bot.api.calls("sendMessage", chat_id=mette.id) if c.buttons()]
-    await bot.press(mette, mette.id, late_calls[-2].message_id or 0, 1)  # accept the first
-    await bot.press(mette, mette.id, late_calls[-1].message_id or 0, 2)  # decline the second
+    await bot.press(mette, mette.id, late_notice(bot, mette.id, "Oversigt over tilbud"), 1)  # accept
+    await bot.press(mette, mette.id, late_notice(bot, mette.id, "Noget andet"), 2)  # decline
 
     # 5. The final agenda (3 December), then the files: each once, to the group and every follower.
     before = len(bot.api.all_calls)
@@ -157,8 +165,7 @@ async def test_files_follow_the_final_agenda_once(clocked_bot: BotHarness) -> No
     later_msg, later_file = await post_file(bot, amal, group, "tilmelding.pdf")
     await bot.say(amal, "/additem Tilmelding til sommerlejr", group, reply_to_message_id=later_msg)
     await bot.run_due()
-    decide = [c for c in bot.api.calls("sendMessage", chat_id=mette.id) if c.buttons()][-1]
-    await bot.press(mette, mette.id, decide.message_id or 0, 1)
+    await bot.press(mette, mette.id, late_notice(bot, mette.id, "Tilmelding til sommerlejr"), 1)
     await bot.run_due()
     expected.add(later_file)
     for chat_id in [group.id] + [f.id for f in followers]:

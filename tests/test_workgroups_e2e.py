@@ -18,7 +18,7 @@ def last_text(calls: list[Call], chat_id: int | None = None) -> str:
 async def decide(bot: BotHarness, admin: object, voter: object, group: object, question: str) -> None:
     """A vote in `group`, one hand for, closed: a decision in the log."""
     calls = await bot.say(admin, f"/vote {question}", group)  # type: ignore[arg-type]
-    msg = next(c for c in calls if c.buttons())
+    msg = next(c for c in calls if "For" in [b["text"] for b in c.buttons()])  # not a notice sent meanwhile
     await bot.press(voter, group, msg.message_id or 0, "For")  # type: ignore[arg-type]
     await bot.say(admin, "/closevote", group)  # type: ignore[arg-type]
 
