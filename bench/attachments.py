@@ -155,7 +155,11 @@ async def main() -> None:
         url = await testdb.pg_url()
     else:
         url = await testdb.sqlite_url(Path(tempfile.mkdtemp(prefix="volbot-bench-")))
-    await run(url, args.followers, args.files)
+    try:
+        await run(url, args.followers, args.files)
+    finally:
+        if args.db == "postgresql":
+            await testdb.drop_pg(url)
 
 
 if __name__ == "__main__":
