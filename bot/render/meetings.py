@@ -14,16 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.bidi import isolate_lines
 from bot.db import models as m
 from bot.domain import agenda as ag
+from bot.domain import attachments
 from bot.domain import meetings as mt
 from bot.domain import minutes as mn
 from bot.domain.people import DEFAULT_STANDING_ITEMS
-from bot.i18n import Raw, Translator
+from bot.i18n import Raw, Translator, isolate
+from bot.render import between
 from bot.render.help import interpreter_button  # issue 13
 from bot.render.keyboard import Button, Keyboard, callback
 from bot.render.text import esc
-from bot.schedule.notices import Rendered, renderer
+from bot.schedule.notices import Rendered, memo, renderer
 
 DEFAULT_TITLES = {title for title, _ in DEFAULT_STANDING_ITEMS}
+RLM = "\u200f"
 
 
 def standing_title(t: Translator, item: m.StandingItem) -> str:
@@ -82,8 +85,10 @@ def agenda_lines(
     standing: Sequence[m.StandingItem],
     items: Sequence[m.AgendaItem],
     names: dict[int, str],
+    files: dict[int, list[str]] | None = None,
 ) -> list[str]:
-    """Standing items in their place, accepted items numbered, late ones marked, undecided ones apart."""
+    """Standing items in their place, accepted items numbered, late ones marked, undecided ones apart;
+    an item's files (bot.domain.attachments) marked 📎 with their names."""
     accepted = [i for i in items if i.status == "accepted"]
     pending = [i for i in items if i.status == "pending"]
     entries: list[str] = []
@@ -91,7 +96,7 @@ def agenda_lines(
         if s.placement == "start":
             entries.append(standing_title(t, s))
     for item in accepted:
-        entries.append(item_text(t, item, names))
+        entries.append(item_text(t, item, names, files))
     for s in standing:
         if s.placement != "start":
             entries.append(standing_title(t, s))
@@ -99,11 +104,13 @@ def agenda_lines(
     if pending:
         lines.append("")
         lines.append(t._("<i>Late items waiting for the coordinators:</i>"))
-        lines.extend(f"• {item_text(t, item, names)}" for item in pending)
+        lines.extend(f"• {item_text(t, item, names, files)}" for item in pending)
     return lines
 
 
-def item_text(t: Translator, item: m.AgendaItem, names: dict[int, str]) -> str:
+def item_text(
+    t: Translator, item: m.AgendaItem, names: dict[int, str], files: dict[int, list[str]] | None = None
+) -> str:
     who = names.get(item.submitter_id or 0)
     text = t._("{title} — presented by {name}", title=item.title, name=who) if who else t.own(item.title)
     if item.late:
@@ -111,6 +118,10 @@ def item_text(t: Translator, item: m.AgendaItem, names: dict[int, str]) -> str:
         text += " " + t._("(late)")
     if item.description:
         text += "\n    <i>" + t.own(item.description) + "</i>"
+    if files and files.get(item.id):
+        names_ = ", ".join(esc(name) for name in files[item.id])
+        # Right-to-left readers: the line starts right-to-left, the (Latin) names keep their order.
+        text += "\n    " + (f"{RLM}📎 {isolate(names_)}" if t.rtl else f"📎 {names_}")
     return text
 
 
@@ -121,12 +132,13 @@ def agenda_text(
     standing: Sequence[m.StandingItem],
     items: Sequence[m.AgendaItem],
     names: dict[int, str],
+    files: dict[int, list[str]] | None = None,
 ) -> str:
     lines = [
         t._("<b>Agenda of {network}</b>", network=network.name),
         meeting_line(t, network, meeting),
         "",
-        *agenda_lines(t, standing, items, names),
+        *agenda_lines(t, standing, items, names, files),
     ]
     return t.lines("\n".join(lines))
 
@@ -182,7 +194,11 @@ async def full_agenda(
 ) -> list[str]:
     standing = await ag.standing_items(session, network.id)
     items = await ag.items_of(session, meeting.id)
-    return agenda_lines(t, standing, items, await _names(session, items))
+    # Once per rendering batch (bot.schedule.notices.memo): the same for every reader.
+    files = await memo(
+        session, ("agenda_files", meeting.id), lambda: attachments.file_names(session, [i.id for i in items])
+    )
+    return agenda_lines(t, standing, items, await _names(session, items), files)
 
 
 async def _live_meeting(session: AsyncSession, notice: m.Notice) -> tuple[m.Meeting, m.Network] | None:
@@ -256,6 +272,8 @@ async def render_stage(session: AsyncSession, notice: m.Notice, t: Translator) -
             head,
             "",
             *await full_agenda(session, t, network, meeting),
+            # Open action items and the working groups' decisions (bot/render/between.py).
+            *await between.final_agenda_sections(session, t, network, meeting, at),
         ]
     elif stage == "daybefore":
         lines = [
@@ -393,6 +411,7 @@ async def render_minutes_due(session: AsyncSession, notice: m.Notice, t: Transla
         when=when(t, network, meeting.starts_at),
         id=meeting.id,
     )
+    text += await between.open_todos_note(session, t, network)  # bot/render/between.py
     return Rendered(text)
 
 
