@@ -93,6 +93,8 @@ async def export_person(session: AsyncSession, person: m.Person) -> dict[str, An
     for name, model, cond in tables:
         # Every column, deferred ones too (events' stored VEVENT): the export is the whole row.
         rows = (await session.scalars(select(model).where(cond).options(undefer("*")))).all()
+        # A row in two sections (an action item the person noted for themselves) is exported once.
+        rows = [r for r in rows if (model.__tablename__, r.id) not in covered]
         data[name] = [_row(r) for r in rows]
         covered.update((model.__tablename__, r.id) for r in rows)
     # Every other row that names the person, in any table (tables added later included).
