@@ -165,7 +165,11 @@ async def test_per_chat_limits_hold_across_two_instances(db_url: str) -> None:
             person, group = 4242, -4243
             await _enqueue(a, NOTE, [person] * 8 + [group] * 6, "a")
             await _enqueue(b, NOTE, [person] * 8 + [group] * 6, "b")
-            sent = await asyncio.gather(a.run_due(), b.run_due())
+            # Enqueueing wakes each instance's dispatcher; run_due also runs whatever is left.
+            await asyncio.gather(a.run_due(), b.run_due())
+            await _until(api, lambda: len(_sends(api)) >= 28)
+            await asyncio.gather(a.wait_idle(), b.wait_idle())
+            sent = [h.services.dispatcher.stats["sent"] for h in (a, b) if h.services.dispatcher]
             assert sum(sent) == 28 and all(sent)
             assert api.count_429 == 0
             to_person = [c.time for c in api.sent_messages(person)]

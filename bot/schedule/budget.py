@@ -66,6 +66,8 @@ class SharedBudget:
         horizon: float = 1.0,
     ) -> None:
         self.engine = engine
+        # One statement per round trip, no BEGIN/COMMIT around it.
+        self._auto = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.per_second = per_second
         self.width = 1.0 / per_second
         # Slots taken per round trip at most, and how far ahead one looks for free ones.
@@ -92,13 +94,13 @@ class SharedBudget:
         assert self._offset is not None
         return time.monotonic() + self._offset
 
-    async def _reserve(self) -> None:
+    async def _reserve(self, want: int | None = None) -> None:
         if self._offset is None or time.monotonic() - self._synced > 60.0:
             await self._sync()
         now = self._now()
         first = int(now / self.width) + 1
         last = first + max(1, int(self.horizon / self.width)) - 1
-        k = max(1, min(self.chunk, self._waiting))
+        k = max(1, min(self.chunk, self._waiting if want is None else want))
         params: dict[str, int] = {"first": first, "last": last, "k": k}
         stmt = _RESERVE
         if time.monotonic() - self._pruned > 10.0:
@@ -107,7 +109,7 @@ class SharedBudget:
             self._pruned = time.monotonic()
         got: list[int] = []
         for _attempt in range(3):
-            async with self.engine.begin() as conn:
+            async with self._auto.connect() as conn:
                 got = sorted(int(s) for s in (await conn.execute(stmt, params)).scalars())
             stmt = _RESERVE
             if got:
@@ -146,12 +148,41 @@ class SharedBudget:
     def _now_or_zero(self) -> float:
         return self._now() if self._offset is not None else 0.0
 
+    async def take(self, n: int) -> list[int]:
+        """Up to `n` slots this instance holds, earliest first (one round trip for up to `chunk` of
+        them); empty when the next second is the others'. Start a request in each with `wait_for`."""
+        async with self._lock:
+            while self._slots and (self._slots[0] + 1) * self.width <= self._now_or_zero():
+                self._slots.popleft()
+            if not self._slots:
+                await self._reserve(n)
+            out: list[int] = []
+            while self._slots and len(out) < n:
+                out.append(self._slots.popleft())
+            return out
 
-_TAKE_CHAT = text(
+    def give_back(self, slots: list[int]) -> None:
+        """Slots taken but not used: the next `take` hands them out first (while they last)."""
+        self._slots.extendleft(sorted(slots, reverse=True))
+
+    def start_of(self, slot: int) -> float:
+        """The slot's start on the database clock."""
+        return slot * self.width
+
+    async def wait_for(self, slot: int) -> bool:
+        """Sleep until the slot starts; False when woken after it ended (the slot is lost)."""
+        wait = slot * self.width - self._now()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return self._now() < (slot + 1) * self.width
+
+
+_TAKE_CHATS = text(
     """
-    INSERT INTO chat_send_slots (chat_key, slot) VALUES (:chat_key, :slot)
+    INSERT INTO chat_send_slots (chat_key, slot)
+    SELECT k, s FROM unnest(CAST(:keys AS BIGINT[]), CAST(:slots AS BIGINT[])) AS t (k, s)
     ON CONFLICT (chat_key, slot) DO NOTHING
-    RETURNING slot
+    RETURNING chat_key, slot
     """
 )
 _PRUNE_CHATS = text(
@@ -171,11 +202,14 @@ class ChatBudget:
     A chat's time is cut into slots (1 s for a private chat; 60/18 s for a group, so that any
     60-second window touches at most 19 of them, under Telegram's 20 a minute). A message may go to a
     chat only in a slot its instance took: one row in `chat_send_slots`, whose primary key makes a
-    slot one instance's. `take` is one round trip; it returns None when the slot is ours, or the
-    seconds until the chat's next slot when another instance holds this one."""
+    slot one instance's. `take_many` reserves the slots of several chats (each at the time its
+    message is planned to start) in one round trip; for each it returns None when the slot is ours,
+    or the seconds until the chat's next slot when another instance holds it. A slot reserved but
+    not used (its message missed its global slot) stays ours until `used` or until it passes."""
 
     def __init__(self, engine: AsyncEngine, limits: Limits) -> None:
         self.engine = engine
+        self._auto = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.private_width = max(limits.private_interval, 0.001)
         # n slots per window of which any window can touch n + 1: n = group_per_minute - 1.
         self.group_width = limits.group_window / max(limits.group_per_minute - 1, 1)
@@ -183,6 +217,9 @@ class ChatBudget:
         self._synced = 0.0
         self._pruned = time.monotonic()
         self.refused = 0
+        self.round_trips = 0
+        # chat id -> a slot this instance holds for it and has not used yet
+        self._held: dict[int, int] = {}
 
     async def _sync(self) -> None:
         async with self.engine.connect() as conn:
@@ -192,25 +229,56 @@ class ChatBudget:
         self._offset = db - (t0 + t1) / 2
         self._synced = t1
 
+    def now(self) -> float:
+        """The database clock (synced by a previous `take_many`)."""
+        return time.monotonic() + (self._offset or 0.0)
+
+    def used(self, chat_id: int) -> None:
+        """The slot held for this chat has been used by a message: the next needs a new one."""
+        self._held.pop(chat_id, None)
+
     async def take(self, chat_id: int) -> float | None:
+        return (await self.take_many([(chat_id, None)]))[0]
+
+    async def take_many(self, wanted: list[tuple[int, float | None]]) -> list[float | None]:
+        """`wanted`: (chat id, planned start on the database clock, or None for now), chats distinct."""
         if self._offset is None or time.monotonic() - self._synced > 60.0:
             await self._sync()
-        assert self._offset is not None
-        now = time.monotonic() + self._offset
-        width = self.group_width if chat_id < 0 else self.private_width
-        slot = int(now / width)
-        async with self.engine.begin() as conn:
-            if time.monotonic() - self._pruned > 30.0:
-                self._pruned = time.monotonic()
-                await conn.execute(
-                    _PRUNE_CHATS,
-                    {
-                        "p_old": int((now - 120.0) / self.private_width),
-                        "g_old": int((now - 120.0) / self.group_width),
-                    },
-                )
-            got = (await conn.execute(_TAKE_CHAT, {"chat_key": chat_key(chat_id), "slot": slot})).scalar()
-        if got is not None:
-            return None
-        self.refused += 1
-        return max((slot + 1) * width - now, 0.01)
+        now = self.now()
+        slots: list[int] = []
+        for chat_id, at in wanted:
+            width = self.group_width if chat_id < 0 else self.private_width
+            slots.append(int((now if at is None else at) / width))
+        if len(self._held) > 10_000:
+            self._held.clear()
+        ask = [
+            (chat_id, slot)
+            for (chat_id, _), slot in zip(wanted, slots, strict=True)
+            if self._held.get(chat_id) != slot
+        ]
+        if ask:
+            params = {"keys": [chat_key(c) for c, _ in ask], "slots": [sl for _, sl in ask]}
+            async with self._auto.connect() as conn:
+                if time.monotonic() - self._pruned > 30.0:
+                    self._pruned = time.monotonic()
+                    await conn.execute(
+                        _PRUNE_CHATS,
+                        {
+                            "p_old": int((now - 120.0) / self.private_width),
+                            "g_old": int((now - 120.0) / self.group_width),
+                        },
+                    )
+                got = {(int(k), int(sl)) for k, sl in (await conn.execute(_TAKE_CHATS, params)).all()}
+            self.round_trips += 1
+            for chat_id, slot in ask:
+                if (chat_key(chat_id), slot) in got:
+                    self._held[chat_id] = slot
+        out: list[float | None] = []
+        for (chat_id, _), slot in zip(wanted, slots, strict=True):
+            if self._held.get(chat_id) == slot:
+                out.append(None)
+                continue
+            self.refused += 1
+            width = self.group_width if chat_id < 0 else self.private_width
+            out.append(max((slot + 1) * width - now, 0.01))
+        return out
