@@ -7,10 +7,13 @@ together send ~60/s. Here the budget lives in the database: time is cut into slo
 takes a few free slots of the next second at a time — one `INSERT … SELECT … ON CONFLICT DO NOTHING
 RETURNING` round trip per chunk — and starts one request at the beginning of each of them.
 
-With one request per slot, any one-second window holds at most `per_second + 1` request starts,
-whichever instances they come from; `per_second` is 28 so that this is 29: Telegram's 30 with a
-margin for requests that arrive bunched by network jitter (like the single-instance pacer's 29 per
-second).
+With one request per slot, started at most `late` of a slot after the slot's start, any
+one-second window holds at most `per_window` request starts, whichever instances they come from:
+two starts j - i slots apart are at least (j - i - late) slot widths apart, so one window holds
+starts of fewer than per_second + late + 1 consecutive slots. `per_second` is 28.8 and `late` a
+fifth of a slot (6.9 ms), so that this is 29: Telegram's 30 with a margin for requests that arrive
+bunched by network jitter (like the single-instance pacer's 29 per second). A request woken later
+than that in its slot (a busy machine) takes the next slot instead.
 Slots of a chunk not used in time (fewer messages than slots) are simply wasted. Old rows are
 deleted as part of a later reservation. SQLite (one machine, one instance) does not use this.
 """
@@ -61,7 +64,7 @@ class SharedBudget:
     def __init__(
         self,
         engine: AsyncEngine,
-        per_second: int = 28,
+        per_second: float = 28.8,
         chunk: int = 7,
         horizon: float = 1.0,
     ) -> None:
@@ -70,6 +73,8 @@ class SharedBudget:
         self._auto = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.per_second = per_second
         self.width = 1.0 / per_second
+        # How far into its slot a request may still start (a fraction of the slot; see above).
+        self.late = max(0.0, min(1.0, 29 - per_second))
         # Slots taken per round trip at most, and how far ahead one looks for free ones.
         self.chunk = chunk
         self.horizon = horizon
@@ -81,6 +86,8 @@ class SharedBudget:
         self._synced = 0.0
         self._pruned = 0.0
         self.reservations = 0
+        # Slots lost because the request was woken too late in them.
+        self.missed = 0
 
     async def _sync(self) -> None:
         async with self.engine.connect() as conn:
@@ -129,7 +136,7 @@ class SharedBudget:
                 slot = None
                 async with self._lock:
                     # Drop slots whose time has passed (a request there could share the next slot).
-                    while self._slots and (self._slots[0] + 1) * self.width <= self._now_or_zero():
+                    while self._slots and (self._slots[0] + self.late) * self.width <= self._now_or_zero():
                         self._slots.popleft()
                     if self._slots:
                         slot = self._slots.popleft()
@@ -139,7 +146,7 @@ class SharedBudget:
                 wait = slot * self.width - self._now()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                if self._now() < (slot + 1) * self.width:
+                if self._now() < (slot + self.late) * self.width:
                     return
                 # Woken too late for that slot (a busy loop): take another.
         finally:
@@ -152,7 +159,7 @@ class SharedBudget:
         """Up to `n` slots this instance holds, earliest first (one round trip for up to `chunk` of
         them); empty when the next second is the others'. Start a request in each with `wait_for`."""
         async with self._lock:
-            while self._slots and (self._slots[0] + 1) * self.width <= self._now_or_zero():
+            while self._slots and (self._slots[0] + self.late) * self.width <= self._now_or_zero():
                 self._slots.popleft()
             if not self._slots:
                 await self._reserve(n)
@@ -170,11 +177,14 @@ class SharedBudget:
         return slot * self.width
 
     async def wait_for(self, slot: int) -> bool:
-        """Sleep until the slot starts; False when woken after it ended (the slot is lost)."""
+        """Sleep until the slot starts; False when woken too late in it (the slot is lost)."""
         wait = slot * self.width - self._now()
         if wait > 0:
             await asyncio.sleep(wait)
-        return self._now() < (slot + 1) * self.width
+        if self._now() < (slot + self.late) * self.width:
+            return True
+        self.missed += 1
+        return False
 
 
 _TAKE_CHATS = text(
