@@ -22,6 +22,7 @@ import asyncio
 import logging
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,11 @@ async def telegram_drill(followers: int, cut_at: int, seconds: float, mode: str)
                         "said_down": sum(1 for m in gate_said if "unreachable" in m),
                         "said_up": sum(1 for m in gate_said if "again" in m),
                         "said_other": len(said.records) - len(gate_said),
+                        "said_by": Counter(
+                            f"{r.name}: {r.getMessage()[:60]}"
+                            for r in said.records
+                            if r.name != "bot.schedule.gate"
+                        ).most_common(3),
                         "429s": api.count_429,
                     }
                 finally:
@@ -225,6 +231,8 @@ def print_telegram(r: dict[str, Any], followers: int) -> None:
         f"  the log said it: {r['said_down']}x unreachable, {r['said_up']}x back (goal 1 each);"
         f" other warnings meanwhile: {r['said_other']}; outages counted: {r['outages']}"
     )
+    for line, n in r["said_by"]:
+        print(f"    {n}x {line}")
 
 
 async def main() -> None:
