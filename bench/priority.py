@@ -209,6 +209,7 @@ async def run(db_url: str, n_a: int, n_b: int, verbose: bool = False) -> dict[st
         await asyncio.sleep(3.0)  # let the last answers out
 
         latencies = []
+        by_where: dict[str, list[float]] = {}
         unanswered = 0
         privately = 0
         for chat_id, user_id, mid, at in asked:
@@ -221,6 +222,8 @@ async def run(db_url: str, n_a: int, n_b: int, verbose: bool = False) -> dict[st
                 privately += bool(got) and chat_id < 0
             if got:
                 latencies.append(got[0].time - at)
+                where = "private" if chat_id > 0 else "group, privately" if got[0].chat_id > 0 else "group"
+                by_where.setdefault(where, []).append(got[0].time - at)
             else:
                 unanswered += 1
         b_times = [c.time for c in b_bcast()]
@@ -241,6 +244,7 @@ async def run(db_url: str, n_a: int, n_b: int, verbose: bool = False) -> dict[st
             "privately": privately,
             "p50": statistics.median(latencies) if latencies else None,
             "p95": statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else None,
+            "by_where": {k: (statistics.median(v), max(v), len(v)) for k, v in sorted(by_where.items()) if v},
             "429s": api.count_429,
             "lost": (n_a - len(a_bcast()))
             + (n_a - len(a_new()))
@@ -287,6 +291,8 @@ async def main() -> None:
     p50, p95 = r["p50"], r["p95"]
     if p50 is not None:
         print(f"  reply latency            p50 {p50:.2f} s, p95 {(p95 or 0):.2f} s  (goal p95 <= 2 s)")
+    for where, (med, worst, n) in r["by_where"].items():
+        print(f"    {where + ':':<22} {n} asked, p50 {med:.2f} s, max {worst:.2f} s")
     print(f"  429s received            {r['429s']}")
     print(f"  lost                     {r['lost']}")
     print(f"  duplicates               {r['dups']}")

@@ -190,7 +190,10 @@ class SharedBudget:
 _TAKE_CHATS = text(
     """
     INSERT INTO chat_send_slots (chat_key, slot)
-    SELECT k, s FROM unnest(CAST(:keys AS BIGINT[]), CAST(:slots AS BIGINT[])) AS t (k, s)
+    SELECT DISTINCT ON (t.k) t.k, t.s
+    FROM unnest(CAST(:keys AS BIGINT[]), CAST(:slots AS BIGINT[])) AS t (k, s)
+    WHERE NOT EXISTS (SELECT 1 FROM chat_send_slots c WHERE c.chat_key = t.k AND c.slot = t.s)
+    ORDER BY t.k, t.s
     ON CONFLICT (chat_key, slot) DO NOTHING
     RETURNING chat_key, slot
     """
@@ -209,27 +212,34 @@ def chat_key(chat_id: int) -> int:
 class ChatBudget:
     """Telegram's per-chat limits shared by the instances on one PostgreSQL database.
 
-    A chat's time is cut into slots (1 s for a private chat; 60/18 s for a group, so that any
-    60-second window touches at most 19 of them, under Telegram's 20 a minute). A message may go to a
-    chat only in a slot its instance took: one row in `chat_send_slots`, whose primary key makes a
-    slot one instance's. `take_many` reserves the slots of several chats (each at the time its
-    message is planned to start) in one round trip; for each it returns None when the slot is ours,
-    or the seconds until the chat's next slot when another instance holds it. A slot reserved but
-    not used (its message missed its global slot) stays ours until `used` or until it passes."""
+    A chat's time is cut into slots, each with a few places: a private chat's slots are 1 s wide
+    with one place; a group's have two places and are as wide as lets any 60-second window touch
+    no more places than the group's 19 a minute (7.5 s: a window touches at most 9 slots, 18
+    places), so a group can get two answers in a row instead of one every 3.3 s. A message may go to
+    a chat only in a place its instance took: one row in `chat_send_slots` (slot number x places +
+    place), whose primary key makes a place one instance's. `take_many` reserves the first free place
+    of several chats (each at the time its message is planned to start) in one round trip; for each
+    it returns None when the place is ours, or the seconds until the chat's next slot when the others
+    hold them. A place reserved but not used (its message missed its global slot) stays ours until
+    `used` or until it passes."""
 
     def __init__(self, engine: AsyncEngine, limits: Limits) -> None:
         self.engine = engine
         self._auto = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.private_width = max(limits.private_interval, 0.001)
-        # n slots per window of which any window can touch n + 1: n = group_per_minute - 1.
-        self.group_width = limits.group_window / max(limits.group_per_minute - 1, 1)
+        n, window = max(limits.group_per_minute, 1), limits.group_window
+        # k places per slot, slots touched by a window = window / width + 1, so k * (that) <= n.
+        self.group_places = 2 if n // 2 >= 2 else 1
+        self.group_width = window / max(n // self.group_places - 1, 1)
         self._offset: float | None = None
         self._synced = 0.0
         self._pruned = time.monotonic()
         self.refused = 0
         self.round_trips = 0
-        # chat id -> a slot this instance holds for it and has not used yet
-        self._held: dict[int, int] = {}
+        # chat id -> (slot, row) this instance holds for it and has not used yet
+        self._held: dict[int, tuple[int, int]] = {}
+        # chat id -> (slot, places of it this instance used)
+        self._spent: dict[int, tuple[int, int]] = {}
 
     async def _sync(self) -> None:
         async with self.engine.connect() as conn:
@@ -243,9 +253,37 @@ class ChatBudget:
         """The database clock (synced by a previous `take_many`)."""
         return time.monotonic() + (self._offset or 0.0)
 
-    def used(self, chat_id: int) -> None:
-        """The slot held for this chat has been used by a message: the next needs a new one."""
-        self._held.pop(chat_id, None)
+    def _shape(self, chat_id: int) -> tuple[float, int]:
+        return (self.group_width, self.group_places) if chat_id < 0 else (self.private_width, 1)
+
+    def used(self, chat_id: int) -> float:
+        """The place held for this chat has been used by a message; returns the seconds until the
+        chat may have its next message as far as this instance knows (0: a place of the slot is left)."""
+        held = self._held.pop(chat_id, None)
+        if held is None:
+            return 0.0
+        slot = held[0]
+        spent_slot, count = self._spent.get(chat_id, (slot, 0))
+        count = count + 1 if spent_slot == slot else 1
+        self._spent[chat_id] = (slot, count)
+        return self.wait_estimate(chat_id)
+
+    def wait_estimate(self, chat_id: int) -> float:
+        """Seconds until a place is free for this chat, by this instance's own uses."""
+        width, places = self._shape(chat_id)
+        spent = self._spent.get(chat_id)
+        if spent is None:
+            return 0.0
+        slot, count = spent
+        now = self.now()
+        if int(now / width) != slot or count < places:
+            return 0.0
+        return max(0.0, (slot + 1) * width - now)
+
+    def interval(self, chat_id: int) -> float:
+        """Seconds per message to this chat, on average, in the shared budget."""
+        width, places = self._shape(chat_id)
+        return width / places
 
     async def take(self, chat_id: int) -> float | None:
         return (await self.take_many([(chat_id, None)]))[0]
@@ -257,17 +295,22 @@ class ChatBudget:
         now = self.now()
         slots: list[int] = []
         for chat_id, at in wanted:
-            width = self.group_width if chat_id < 0 else self.private_width
+            width, _ = self._shape(chat_id)
             slots.append(int((now if at is None else at) / width))
-        if len(self._held) > 10_000:
+        if len(self._held) > 10_000 or len(self._spent) > 10_000:
             self._held.clear()
-        ask = [
-            (chat_id, slot)
-            for (chat_id, _), slot in zip(wanted, slots, strict=True)
-            if self._held.get(chat_id) != slot
-        ]
-        if ask:
-            params = {"keys": [chat_key(c) for c, _ in ask], "slots": [sl for _, sl in ask]}
+            self._spent.clear()
+        keys: list[int] = []
+        rows: list[int] = []
+        for (chat_id, _), slot in zip(wanted, slots, strict=True):
+            held = self._held.get(chat_id)
+            if held is not None and held[0] == slot:
+                continue
+            _, places = self._shape(chat_id)
+            for place in range(places):
+                keys.append(chat_key(chat_id))
+                rows.append(slot * places + place)
+        if keys:
             async with self._auto.connect() as conn:
                 if time.monotonic() - self._pruned > 30.0:
                     self._pruned = time.monotonic()
@@ -275,20 +318,26 @@ class ChatBudget:
                         _PRUNE_CHATS,
                         {
                             "p_old": int((now - 120.0) / self.private_width),
-                            "g_old": int((now - 120.0) / self.group_width),
+                            "g_old": int((now - 120.0) / self.group_width) * self.group_places,
                         },
                     )
-                got = {(int(k), int(sl)) for k, sl in (await conn.execute(_TAKE_CHATS, params)).all()}
+                got = {
+                    int(k): int(r)
+                    for k, r in (await conn.execute(_TAKE_CHATS, {"keys": keys, "slots": rows}))
+                }
             self.round_trips += 1
-            for chat_id, slot in ask:
-                if (chat_key(chat_id), slot) in got:
-                    self._held[chat_id] = slot
+            for (chat_id, _), slot in zip(wanted, slots, strict=True):
+                row = got.get(chat_key(chat_id))
+                _, places = self._shape(chat_id)
+                if row is not None and row // places == slot:
+                    self._held[chat_id] = (slot, row)
         out: list[float | None] = []
         for (chat_id, _), slot in zip(wanted, slots, strict=True):
-            if self._held.get(chat_id) == slot:
+            held = self._held.get(chat_id)
+            if held is not None and held[0] == slot:
                 out.append(None)
                 continue
             self.refused += 1
-            width = self.group_width if chat_id < 0 else self.private_width
+            width, _ = self._shape(chat_id)
             out.append(max((slot + 1) * width - now, 0.01))
         return out

@@ -219,9 +219,12 @@ class Pacer:
             per_minute = max(self.limits.group_per_minute, 1)
             # Each full minute's worth ahead (window + queue) costs a minute.
             backlog = len(window) + ahead
-            wait = max(
-                wait, (backlog // per_minute) * self.limits.group_window + ahead * self.limits.group_interval
-            )
+            interval = self.limits.group_interval
+            if self.chats is not None:
+                # Shared budget: two places per 7.5 s group slot, whatever this instance's window says.
+                interval = max(interval, self.chats.interval(chat_id))
+                wait = max(wait, self.chats.wait_estimate(chat_id))
+            wait = max(wait, (backlog // per_minute) * self.limits.group_window + ahead * interval)
         else:
             wait += ahead * self.limits.private_interval
         return wait
@@ -400,9 +403,11 @@ class Pacer:
             now = time.monotonic()
             if self._paused_until > now or self._chat_paused.get(w.chat_id, 0.0) > now:
                 continue  # a 429 arrived meanwhile
-            if self.chats is not None:
-                self.chats.used(w.chat_id)
+            after = self.chats.used(w.chat_id) if self.chats is not None else 0.0
             self._grant(w)
+            # The chat's next free place in the shared budget (a group's two per 7.5 s): known here,
+            # so that `chat_wait` tells a busy group's answer how long it would really wait.
+            self._chat_next[w.chat_id] = max(self._chat_next.get(w.chat_id, 0.0), time.monotonic() + after)
 
     def _ahead_of(self, lane: Lane) -> bool:
         """Is a request of a lane before `lane` waiting, not yet taken, its chat ready?"""
