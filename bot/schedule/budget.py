@@ -21,6 +21,7 @@ deleted as part of a later reservation. SQLite (one machine, one instance) does 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections import deque
@@ -88,6 +89,8 @@ class SharedBudget:
         self.reservations = 0
         # Slots lost because the request was woken too late in them.
         self.missed = 0
+        # The reservation of the next chunk, made while this one is used.
+        self._ahead: asyncio.Task[None] | None = None
 
     async def _sync(self) -> None:
         async with self.engine.connect() as conn:
@@ -101,11 +104,13 @@ class SharedBudget:
         assert self._offset is not None
         return time.monotonic() + self._offset
 
-    async def _reserve(self, want: int | None = None) -> None:
+    async def _reserve(self, want: int | None = None, after: int | None = None) -> None:
         if self._offset is None or time.monotonic() - self._synced > 60.0:
             await self._sync()
         now = self._now()
         first = int(now / self.width) + 1
+        if after is not None:
+            first = max(first, after + 1)
         last = first + max(1, int(self.horizon / self.width)) - 1
         k = max(1, min(self.chunk, self._waiting if want is None else want))
         params: dict[str, int] = {"first": first, "last": last, "k": k}
@@ -155,18 +160,30 @@ class SharedBudget:
     def _now_or_zero(self) -> float:
         return self._now() if self._offset is not None else 0.0
 
-    async def take(self, n: int) -> list[int]:
+    async def take(self, n: int, more: bool = False) -> list[int]:
         """Up to `n` slots this instance holds, earliest first (one round trip for up to `chunk` of
-        them); empty when the next second is the others'. Start a request in each with `wait_for`."""
+        them); empty when the next second is the others'. Start a request in each with `wait_for`.
+        `more`: further requests wait after these, so the next chunk is reserved meanwhile (its
+        slots follow these without the gap of a round trip)."""
         async with self._lock:
-            while self._slots and (self._slots[0] + self.late) * self.width <= self._now_or_zero():
-                self._slots.popleft()
+            self._drop_passed()
+            if not self._slots and self._ahead is not None:
+                with contextlib.suppress(Exception):
+                    await self._ahead
+                self._ahead = None
+                self._drop_passed()
             if not self._slots:
                 await self._reserve(n)
             out: list[int] = []
             while self._slots and len(out) < n:
                 out.append(self._slots.popleft())
+            if more and out and not self._slots and (self._ahead is None or self._ahead.done()):
+                self._ahead = asyncio.get_running_loop().create_task(self._reserve(self.chunk, out[-1]))
             return out
+
+    def _drop_passed(self) -> None:
+        while self._slots and (self._slots[0] + self.late) * self.width <= self._now_or_zero():
+            self._slots.popleft()
 
     def give_back(self, slots: list[int]) -> None:
         """Slots taken but not used: the next `take` hands them out first (while they last)."""

@@ -86,8 +86,6 @@ class Outbox(BaseRateLimiter[None]):
     def __init__(self, pacer: Pacer, gate: Gate, in_flight: int = 16) -> None:
         self.pacer = pacer
         self.gate = gate
-        # No limits at all (a local Bot API server): nothing ever waits, so the pacer is skipped.
-        self._unlimited = pacer.limits.lifted
         # Requests on the wire at once: no more than the HTTP pool's connections, so none queues
         # inside httpcore (whose queue costs O(connections) per waiting request and wake-up).
         self._wire = asyncio.Semaphore(in_flight)
@@ -111,12 +109,7 @@ class Outbox(BaseRateLimiter[None]):
         if self.gate.is_probe():
             return await callback(*args, **kwargs)
         chat_id = _chat_id(data)
-        paced = (
-            chat_id is not None
-            and not self._unlimited
-            and endpoint.startswith(_PACED_PREFIXES)
-            and endpoint not in _UNPACED
-        )
+        paced = chat_id is not None and endpoint.startswith(_PACED_PREFIXES) and endpoint not in _UNPACED
         key = None
         if paced and endpoint.startswith("edit") and data.get("message_id") is not None:
             key = (chat_id, data.get("message_id"), endpoint)

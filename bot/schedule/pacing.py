@@ -376,7 +376,7 @@ class Pacer:
         """Grant a batch against the budgets in the database (see the module's docstring)."""
         slots: list[int | None] = [None] * len(batch)
         if self.shared is not None:
-            got = await self.shared.take(len(batch))
+            got = await self.shared.take(len(batch), more=self._waiting > len(batch))
             batch = batch[: len(got)]
             slots = list(got)
         if not batch:
@@ -399,7 +399,10 @@ class Pacer:
                 self._chat_next[w.chat_id] = time.monotonic() + wait
                 continue
             if slot is not None and self.shared is not None and not await self.shared.wait_for(slot):
-                continue  # woken after its slot (a busy loop): it goes again in the next batch
+                # Woken after its slot (a busy loop): it goes first in the next batch, the rest of
+                # this one after it (their slots go back), so the order is kept.
+                self.shared.give_back([s for s in slots[i + 1 :] if s is not None])
+                return
             now = time.monotonic()
             if self._paused_until > now or self._chat_paused.get(w.chat_id, 0.0) > now:
                 continue  # a 429 arrived meanwhile
