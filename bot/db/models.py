@@ -476,7 +476,7 @@ class ChatSendSlot(Base):
 
     # A hash of the chat id (negative for groups; see `chat_key`): the table names nobody.
     chat_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    # The database clock in units of the chat's slot width (1 s private, 60/18 s group).
+    # The database clock in units of the chat's slot width (1 s private; a group: slot x 2 + place, 7.5 s).
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 

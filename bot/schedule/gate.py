@@ -24,6 +24,20 @@ log = logging.getLogger(__name__)
 _PROBING: ContextVar[bool] = ContextVar("volbot_probing", default=False)
 
 
+class _QuietProbes(logging.Filter):
+    """PTB logs every answer it cannot parse ("Can not load invalid JSON data", a 502's HTML page) as
+    an error: a failed probe is the outage the gate already reported once, not news each time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _PROBING.get()
+
+
+# PTB's request logger (telegram.request.BaseRequest); added once per process.
+_PTB_REQUEST_LOG = logging.getLogger("telegram.request.BaseRequest")
+if not any(isinstance(f, _QuietProbes) for f in _PTB_REQUEST_LOG.filters):
+    _PTB_REQUEST_LOG.addFilter(_QuietProbes())
+
+
 class Gate:
     max_backoff = 4.0
     first_backoff = 0.5

@@ -18,8 +18,9 @@ the right to start a request ("a grant") one at a time, from one scheduling loop
   edit of the same message (it keeps its place in the queue; only the newest text is sent).
 
 On PostgreSQL the overall budget and the per-chat budgets are shared by all instances
-(`bot.schedule.budget`): the loop takes a chat's slot and a global slot from the database before
-granting.
+(`bot.schedule.budget`): the loop picks the next few requests (`batch`) as it would grant them,
+takes that many global slots and then their chats' slots at those slots' times from the database
+(two round trips for the batch, not two per message), and grants each at the start of its slot.
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ class PacerStats:
 class Pacer:
     """`await pacer.acquire(chat_id, lane, network, key)` before each request to a chat: True when the
     request may start now, False when a newer edit of the same message (`key`) replaced it."""
+
+    # Requests granted per round of reservations in the shared budgets (PostgreSQL).
+    batch = 7
 
     def __init__(
         self,
@@ -217,9 +221,12 @@ class Pacer:
             per_minute = max(self.limits.group_per_minute, 1)
             # Each full minute's worth ahead (window + queue) costs a minute.
             backlog = len(window) + ahead
-            wait = max(
-                wait, (backlog // per_minute) * self.limits.group_window + ahead * self.limits.group_interval
-            )
+            interval = self.limits.group_interval
+            if self.chats is not None:
+                # Shared budget: two places per 7.5 s group slot, whatever this instance's window says.
+                interval = max(interval, self.chats.interval(chat_id))
+                wait = max(wait, self.chats.wait_estimate(chat_id))
+            wait = max(wait, (backlog // per_minute) * self.limits.group_window + ahead * interval)
         else:
             wait += ahead * self.limits.private_interval
         return wait
@@ -267,11 +274,14 @@ class Pacer:
                     ready = max(ready, window[0] + self.limits.group_window)
         return ready
 
-    def _pick(self, now: float) -> tuple[_Waiter | None, float]:
-        """The waiter to serve now (lanes in order, bulk networks in turn), or when to look again."""
+    def _pick(
+        self, now: float, busy: frozenset[int] | set[int] = frozenset()
+    ) -> tuple[_Waiter | None, float]:
+        """The waiter to serve now (lanes in order, bulk networks in turn), or when to look again;
+        chats in `busy` (already picked for this batch) are passed over."""
         soonest = math.inf
         for index, queue in enumerate(self._lanes):
-            seen: set[int] = set()
+            seen: set[int] = set(busy)
             for w in self._answer_turns(queue) if index == Lane.ANSWER else queue:
                 if w.chat_id in seen:
                     continue
@@ -282,7 +292,7 @@ class Pacer:
                 soonest = min(soonest, ready)
         for turn in range(len(self._turns)):
             network = self._turns[turn]
-            seen = set()
+            seen = set(busy)
             for w in self._bulk[network]:
                 if w.chat_id in seen:
                     continue
@@ -327,6 +337,7 @@ class Pacer:
             await asyncio.wait_for(self._arrived.wait(), min(seconds, 60.0))
 
     async def _run(self) -> None:
+        shared = self.shared is not None or self.chats is not None
         while self._waiting > 0:
             now = time.monotonic()
             ready = self._global_ready(now)
@@ -334,35 +345,93 @@ class Pacer:
                 # Time-based: nothing that arrives can start sooner.
                 await asyncio.sleep(ready - now)
                 continue
-            w, soonest = self._pick(now)
-            if w is None:
+            if not shared:
+                w, soonest = self._pick(now)
+                if w is None:
+                    await self._sleep(soonest - now)
+                    continue
+                self._grant(w)
+                self._prune()
+                continue
+            batch: list[_Waiter] = []
+            busy: set[int] = set()
+            soonest = math.inf
+            while len(batch) < self.batch:
+                w, soonest = self._pick(now, busy)
+                if w is None:
+                    break
+                w.taken = True
+                batch.append(w)
+                busy.add(w.chat_id)
+            if not batch:
                 await self._sleep(soonest - now)
                 continue
-            w.taken = True
             try:
-                if self.chats is not None:
-                    later = await self.chats.take(w.chat_id)
-                    if later is not None:
-                        # Another instance used this chat's budget: wait for the next free slot.
-                        w.taken = False
-                        self._chat_next[w.chat_id] = time.monotonic() + later
-                        continue
-                if self.shared is not None:
-                    await self.shared.acquire()
+                await self._grant_shared(batch)
             except Exception as err:
                 # The database holding the shared budgets is unreachable: nothing is sent past a
-                # budget nobody can check; the request keeps its place and the loop tries again.
-                w.taken = False
+                # budget nobody can check; the requests keep their places and the loop tries again.
                 if not self._budget_down:
                     log.warning("shared send budget unavailable (%s): sends wait", type(err).__name__)
                 self._budget_down = True
                 await asyncio.sleep(0.5)
                 continue
+            finally:
+                for w in batch:
+                    w.taken = False
             if self._budget_down:
                 log.warning("shared send budget available again")
                 self._budget_down = False
-            self._grant(w)
             self._prune()
+
+    async def _grant_shared(self, batch: list[_Waiter]) -> None:
+        """Grant a batch against the budgets in the database (see the module's docstring)."""
+        slots: list[int | None] = [None] * len(batch)
+        if self.shared is not None:
+            got = await self.shared.take(len(batch), more=self._waiting > len(batch))
+            batch = batch[: len(got)]
+            slots = list(got)
+        if not batch:
+            return
+        later: list[float | None] = [None] * len(batch)
+        if self.chats is not None:
+            planned = [None if s is None or self.shared is None else self.shared.start_of(s) for s in slots]
+            later = await self.chats.take_many(
+                [(w.chat_id, at) for w, at in zip(batch, planned, strict=True)]
+            )
+        for i, (w, slot, wait) in enumerate(zip(batch, slots, later, strict=True)):
+            if w.lane > Lane.ANSWER and self._ahead_of(w.lane):
+                # Something of a lower lane arrived meanwhile: it goes before the rest of the batch
+                # (their slots go back to the budget; their chats' slots stay held for them).
+                if self.shared is not None:
+                    self.shared.give_back([s for s in slots[i:] if s is not None])
+                return
+            if wait is not None:
+                # Another instance holds this chat's slot: wait for its next one.
+                self._chat_next[w.chat_id] = time.monotonic() + wait
+                continue
+            if slot is not None and self.shared is not None and not await self.shared.wait_for(slot):
+                # Woken after its slot (a busy loop): it goes first in the next batch, the rest of
+                # this one after it (their slots go back), so the order is kept.
+                self.shared.give_back([s for s in slots[i + 1 :] if s is not None])
+                return
+            now = time.monotonic()
+            if self._paused_until > now or self._chat_paused.get(w.chat_id, 0.0) > now:
+                continue  # a 429 arrived meanwhile
+            after = self.chats.used(w.chat_id) if self.chats is not None else 0.0
+            self._grant(w)
+            # The chat's next free place in the shared budget (a group's two per 7.5 s): known here,
+            # so that `chat_wait` tells a busy group's answer how long it would really wait.
+            self._chat_next[w.chat_id] = max(self._chat_next.get(w.chat_id, 0.0), time.monotonic() + after)
+
+    def _ahead_of(self, lane: Lane) -> bool:
+        """Is a request of a lane before `lane` waiting, not yet taken, its chat ready?"""
+        now = time.monotonic()
+        for queue in self._lanes[:lane]:
+            for w in queue:
+                if not w.taken and self._chat_ready(w.chat_id, now) <= now:
+                    return True
+        return False
 
     def _grant(self, w: _Waiter) -> None:
         now = time.monotonic()
