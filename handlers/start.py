@@ -97,10 +97,12 @@ def guide_lines(ctx: Ctx, roles: set[str]) -> list[str]:
     base = (ctx.services.settings.public_url or "").rstrip("/")
     if not base:
         return []
-    lines = ["", ctx.t._("A short guide: {url}", url=f"{base}/guide?lang={ctx.t.lang}")]
+    followers = f"{base}/guide?lang={ctx.t.lang}"
+    lines = ["", ctx.t._("A short guide: {url}", url=followers)]
     if "coordinator" in roles or "admin" in roles:
         lang = ctx.t.lang if ctx.t.lang in ("da", "en") else "en"
-        lines.append(ctx.t._("The coordinators' guide: {url}", url=f"{base}/guide/coordinators?lang={lang}"))
+        coordinators = f"{base}/guide/coordinators?lang={lang}"
+        lines.append(ctx.t._("The coordinators' guide: {url}", url=coordinators))
     return lines
 
 

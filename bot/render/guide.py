@@ -4,7 +4,7 @@ Everything is HTML-escaped first; then only these are recognised: `#`/`##`/`###`
 `- ` and `1. ` lists, `**bold**`, `` `code` ``, `[text](target)` links whose target is a path on this
 site (`/…`, `?…`, `#…`) or https, and a line `{{transcript NAME}}` that embeds
 bot/guides/transcripts/{lang}/NAME.txt (what the group really saw, captured from `volbot console` by
-scripts/capture-guide) as a chat block.
+scripts/capture-guide) as a chat block, or nothing when there is no such transcript.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def inline(text: str) -> str:
             return m.group(0)
         return f'<a href="{html.escape(target, quote=True)}">{label}</a>'
 
-    out = _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out)
+    out = _CODE.sub(lambda m: f'<code dir="ltr">{m.group(1)}</code>', out)
     out = _BOLD.sub(lambda m: f"<strong>{m.group(1)}</strong>", out)
     return _LINK.sub(link, out)
 
@@ -96,9 +96,8 @@ def to_html(markdown: str, lang: str, *, transcript_of: Callable[[str, str], str
         elif m := _TRANSCRIPT.match(line):
             flush()
             text = transcript_of(lang, m.group(1))
-            if text is None:
-                blocks.append(f'<pre class="chat missing">(transcript {html.escape(m.group(1))})</pre>')
-            else:
+            # A step this version of the bot cannot show yet has no transcript: nothing is embedded.
+            if text is not None:
                 blocks.append(f'<pre class="chat" dir="auto">{html.escape(text.rstrip())}</pre>')
         elif (m := _BULLET.match(line)) or (m2 := _NUMBERED.match(line)):
             if para:

@@ -65,13 +65,17 @@ def page(guide: str, lang: str, reader: str) -> str:
         f'<a class="lang" hreflang="{code}" href="{path}?lang={code}"><bdi>{esc(LANGUAGE_NAMES[code])}</bdi></a>'
         for code in guides.GUIDES[guide]
     )
+    # Translated labels are looked up outside the f-strings, where pybabel can extract them.
     if guide == "follower":
-        other = f'<a href="/guide/coordinators?lang={"da" if lang == "da" else "en"}">{t._("For coordinators")}</a>'
+        label = t._("For coordinators")
+        other = f'<a href="/guide/coordinators?lang={"da" if lang == "da" else "en"}">{label}</a>'
     else:
-        other = f'<a href="/guide?lang={lang}">{t._("For followers")}</a>'
+        label = t._("For followers")
+        other = f'<a href="/guide?lang={lang}">{label}</a>'
     note = ""
     if reader != lang:
-        note = f'<p class="note" lang="{reader}" dir="{"rtl" if rt.rtl else "ltr"}">{rt._("This guide is written in Danish and English.")}</p>'
+        text = rt._("This guide is written in Danish and English.")
+        note = f'<p class="note" lang="{reader}" dir="{"rtl" if rt.rtl else "ltr"}">{text}</p>'
     return f"""<!doctype html>
 <html lang="{lang}" dir="{"rtl" if rtl else "ltr"}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
