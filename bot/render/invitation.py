@@ -134,7 +134,16 @@ def _qr(link: str, size: int) -> Image.Image:
 
 
 def render_page(network_name: str, link: str) -> tuple[Image.Image, list[Line]]:
-    """The page as an image, and every text line with the box it was drawn in (for tests)."""
+    """The page as an image, and every text line with the box it was drawn in (for tests). A long name
+    or long translations make everything a little smaller until the page holds it all."""
+    for scale in (1.0, 0.9, 0.8, 0.7, 0.6):
+        page, drawn, bottom = _layout(network_name, link, scale)
+        if bottom <= PAGE[1] - MARGIN // 2:
+            break
+    return page, drawn
+
+
+def _layout(network_name: str, link: str, scale: float) -> tuple[Image.Image, list[Line], int]:
     page = Image.new("RGB", PAGE, "white")
     draw = ImageDraw.Draw(page)
     width = PAGE[0] - 2 * MARGIN
@@ -159,24 +168,27 @@ def render_page(network_name: str, link: str) -> tuple[Image.Image, list[Line]]:
             y += int(size * 1.45)
         return y
 
+    def px(size: float) -> int:
+        return int(size * scale)
+
     y = MARGIN - 20
     name = unicodedata.normalize("NFC", network_name)
-    y = put(name, "name", 64, y, center=True) + 10
-    qr_size = 620
+    y = put(name, "name", px(64), y, center=True) + 10
+    qr_size = px(620)
     page.paste(_qr(link, qr_size), ((PAGE[0] - qr_size) // 2, y))
     y += qr_size + 6
-    y = put(link, "link", 26, y, center=True) + 30
+    y = put(link, "link", 26, y, center=True) + px(30)
     texts = invitation_lines(name)
     for lang in LANGUAGES:
         draw.line((MARGIN, y, PAGE[0] - MARGIN, y), fill="#999999", width=2)
         y += 18
         rtl = lang == "ar"
         title, *steps = texts[lang]
-        y = put(title, lang, 40, y, rtl=rtl)
+        y = put(title, lang, px(46), y, rtl=rtl)
         for step in steps:
-            y = put(step, lang, 32, y, rtl=rtl)
+            y = put(step, lang, px(38), y, rtl=rtl)
         y += 12
-    return page, drawn
+    return page, drawn, y
 
 
 def invitation_png(network_name: str, link: str) -> bytes:
