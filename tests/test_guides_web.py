@@ -8,11 +8,11 @@ import asyncio
 import re
 
 import httpx
+from test_calendar_web import _chromium, require_chromium
 
 from bot.render import guide as guides
 from bot.testing.harness import BotHarness
 from bot.web.server import create_web_app
-from test_calendar_web import _chromium, require_chromium
 
 PUBLIC = "https://volbot.example.org"
 

@@ -263,7 +263,9 @@ async def test_invite_in_group_and_privately(bot: BotHarness) -> None:
     for user, chat in ((lars, group), (outsider, None), (lars, None)):
         calls = await bot.say(user, "/invite", chat)
         assert not [c for c in calls if c.method == "sendDocument"], user
-        assert any("koordinator" in (c.plain_text or "") or "coordinator" in (c.plain_text or "") for c in calls)
+        assert any(
+            "koordinator" in (c.plain_text or "") or "coordinator" in (c.plain_text or "") for c in calls
+        )
     # Privately, a coordinator gets the invitation of the network they coordinate.
     private = [c for c in await bot.say(mette, "/invite") if c.method == "sendDocument"]
     assert len(private) == 1 and private[0].chat_id == mette.id
@@ -275,6 +277,8 @@ async def test_invite_in_group_and_privately(bot: BotHarness) -> None:
 def test_a_long_name_still_fits_on_the_page() -> None:
     long_name = "Integrationsnetværket for Rudersdal, Lyngby-Taarbæk, Furesø og Allerød Kommuner"
     page, lines = render_page(long_name, LINK)
-    assert all(0 <= x0 and x1 <= 1240 and 0 <= y0 and y1 <= 1754 for x0, y0, x1, y1 in (ln.box for ln in lines))
+    assert all(
+        x0 >= 0 and x1 <= 1240 and y0 >= 0 and y1 <= 1754 for x0, y0, x1, y1 in (ln.box for ln in lines)
+    )
     assert " ".join(ln.text for ln in lines if ln.lang == "name") == long_name  # wrapped, not cut
     assert decode_qr(page) == LINK

@@ -99,15 +99,16 @@ def to_html(markdown: str, lang: str, *, transcript_of: Callable[[str, str], str
             # A step this version of the bot cannot show yet has no transcript: nothing is embedded.
             if text is not None:
                 blocks.append(f'<pre class="chat" dir="auto">{html.escape(text.rstrip())}</pre>')
-        elif (m := _BULLET.match(line)) or (m2 := _NUMBERED.match(line)):
+        elif (bullet := _BULLET.match(line)) or (numbered := _NUMBERED.match(line)):
             if para:
                 blocks.append(f"<p>{inline(' '.join(para))}</p>")
                 para.clear()
-            tag = "ul" if m else "ol"
+            tag = "ul" if bullet else "ol"
             if items and list_tag != tag:
                 flush()
             list_tag = tag
-            items.append(inline(m.group(1) if m else m2.group(2)))
+            item = bullet.group(1) if bullet else numbered.group(2) if numbered else ""
+            items.append(inline(item))
         elif items and raw.startswith("  "):
             items[-1] += " " + inline(line)
         else:

@@ -150,8 +150,10 @@ def _layout(network_name: str, link: str, scale: float) -> tuple[Image.Image, li
     drawn: list[Line] = []
 
     def put(text: str, lang: str, size: int, y: int, *, rtl: bool = False, center: bool = False) -> int:
-        path = font_path_for(text) if lang not in ("ar", "ti") else (
-            arabic_font_path() if lang == "ar" else ethiopic_font_path()
+        path = (
+            font_path_for(text)
+            if lang not in ("ar", "ti")
+            else (arabic_font_path() if lang == "ar" else ethiopic_font_path())
         )
         font = _font(path, size)
         for part in _wrap(draw, text, font, width):
