@@ -282,3 +282,25 @@ def test_a_long_name_still_fits_on_the_page() -> None:
     )
     assert " ".join(ln.text for ln in lines if ln.lang == "name") == long_name  # wrapped, not cut
     assert decode_qr(page) == LINK
+
+
+def test_without_raqm_arabic_is_shaped_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Pillow without Raqm (no FriBiDi on the machine): arabic-reshaper and python-bidi shape and order
+    the Arabic lines, and the page still looks like HarfBuzz's runs (basic layout kerns a little
+    differently, hence the lower bar)."""
+    from PIL import features
+
+    check = features.check
+    monkeypatch.setattr(inv.features, "check", lambda name: False if name == "raqm" else check(name))
+    inv._font.cache_clear()
+    try:
+        page, lines = render_page(NAME, LINK)
+    finally:
+        monkeypatch.undo()
+        inv._font.cache_clear()
+    compared = [line for line in lines if line.lang in ("ar", "ti") and isolated_latin_only(line)]
+    assert len([line for line in compared if line.rtl]) >= 3
+    for line in compared:
+        score = likeness(on_page(page, line), ink_crop(draw_run(line)))
+        assert score >= 0.85, (line.text, score)
+    assert decode_qr(page) == LINK
