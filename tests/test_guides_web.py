@@ -40,6 +40,9 @@ async def test_language_from_query_then_accept_language(bot: BotHarness) -> None
         assert '<p class="note" lang="ar" dir="rtl">' in coord_ar.text and "بالدنماركية" in coord_ar.text
         coord_da = await client.get("/guide/coordinators", headers={"Accept-Language": "da-DK"})
         assert "Vejledning for koordinatorer" in coord_da.text and 'class="note"' not in coord_da.text
+        assert '<a href="/guide/invitation.png">et eksempel</a>' in coord_da.text
+        example = await client.get("/guide/invitation.png")
+        assert example.headers["content-type"] == "image/png" and example.content.startswith(b"\x89PNG")
 
 
 def test_transcripts_are_the_bots_own_words_and_embedded() -> None:

@@ -4,7 +4,9 @@ Arabic right to left; a phone 320-360 px wide never scrolls sideways (the calend
 
 from __future__ import annotations
 
+import asyncio
 import html
+from functools import cache
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -12,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, get_translator, normalize_language
 from bot.render import guide as guides
+from bot.render.invitation import follow_link, invitation_png
 from bot.services import Services
 from bot.web.server import ROUTE_FACTORIES
 
@@ -104,7 +107,20 @@ def routes(services: Services) -> list[BaseRoute]:
         lang = reader if reader in guides.GUIDES["coordinators"] else "en"
         return HTMLResponse(page("coordinators", lang, reader))
 
-    return [Route("/guide", follower), Route("/guide/coordinators", coordinators)]
+    async def example(_request: Request) -> Response:
+        return Response(await asyncio.to_thread(example_invitation), media_type="image/png")
+
+    return [
+        Route("/guide", follower),
+        Route("/guide/coordinators", coordinators),
+        Route("/guide/invitation.png", example),
+    ]
+
+
+@cache
+def example_invitation() -> bytes:
+    """The invitation /invite sends, for an example network (shown from the coordinators' guide)."""
+    return invitation_png("Rudersdal Netværk", follow_link("volbot", "rudersdal-netvaerk"))
 
 
 ROUTE_FACTORIES.append(routes)
