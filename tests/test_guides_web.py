@@ -71,7 +71,7 @@ def test_the_renderer_is_safe() -> None:
     assert "<strong>b</strong>" in html and '<code dir="ltr">c</code>' in html
     assert "<ul><li>a</li><li>b</li></ul>" in html and "<ol><li>one</li></ol>" in html
     chat = guides.to_html("{{transcript x}}", "en", transcript_of=lambda _l, _n: "Mette › <b>&")
-    assert chat == '<pre class="chat" dir="auto">Mette › &lt;b&gt;&amp;</pre>'
+    assert chat == '<div class="chat"><div dir="auto">Mette › &lt;b&gt;&amp;</div></div>'
 
 
 async def test_help_start_and_calendar_link_to_the_guides(db_url: str) -> None:

@@ -66,6 +66,16 @@ def inline(text: str) -> str:
     return _LINK.sub(link, out)
 
 
+def chat_html(text: str) -> str:
+    """A transcript as a chat block: one line per element, each taking its own direction (a Danish
+    guide's transcript has Arabic messages to a follower, and the other way round)."""
+    lines = "".join(
+        f'<div dir="auto">{html.escape(line)}</div>' if line.strip() else "<br>"
+        for line in text.rstrip().splitlines()
+    )
+    return f'<div class="chat">{lines}</div>'
+
+
 def to_html(markdown: str, lang: str, *, transcript_of: Callable[[str, str], str | None] = transcript) -> str:
     """The body HTML of a guide; `{{transcript NAME}}` embeds that transcript (or says it is missing)."""
     blocks: list[str] = []
@@ -98,7 +108,7 @@ def to_html(markdown: str, lang: str, *, transcript_of: Callable[[str, str], str
             text = transcript_of(lang, m.group(1))
             # A step this version of the bot cannot show yet has no transcript: nothing is embedded.
             if text is not None:
-                blocks.append(f'<pre class="chat" dir="auto">{html.escape(text.rstrip())}</pre>')
+                blocks.append(chat_html(text))
         elif (bullet := _BULLET.match(line)) or (numbered := _NUMBERED.match(line)):
             if para:
                 blocks.append(f"<p>{inline(' '.join(para))}</p>")

@@ -25,8 +25,9 @@ body { font-family: system-ui, "Noto Sans", "Noto Sans Arabic", "Noto Sans Ethio
 body, h1, h2, h3, p, li, a, code, pre, bdi { overflow-wrap: anywhere; word-break: break-word; min-width: 0; }
 h1 { font-size: 1.6rem; hyphens: auto; } h2 { font-size: 1.25rem; margin-top: 1.6rem; }
 nav { display: flex; flex-wrap: wrap; gap: .2rem .8rem; margin-bottom: .6rem; }
-pre.chat { white-space: pre-wrap; background: #eef5fb; border-radius: .5rem; padding: .6rem .8rem;
-  font-family: system-ui, sans-serif; font-size: .92rem; max-width: 100%; box-sizing: border-box; }
+div.chat { background: #eef5fb; border-radius: .5rem; padding: .6rem .8rem; margin: .8rem 0;
+  font-size: .92rem; max-width: 100%; box-sizing: border-box; }
+div.chat div { white-space: pre-wrap; text-align: start; }
 code { background: #f3f3f3; padding: 0 .2rem; border-radius: .2rem; }
 .note { color: #555; font-style: italic; }
 """
