@@ -31,6 +31,13 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("event", N_("Show one event"), "both"),
     CommandInfo("editevent", N_("Change the time or place of an event"), "both", "member"),
     CommandInfo("cancelevent", N_("Cancel an event"), "both", "member"),
+    # issue 13: help, places and interpreters
+    CommandInfo("addtask", N_("Ask for helpers for a task at an event"), "both", "member"),
+    CommandInfo("tasks", N_("An event's tasks and who helps"), "both"),
+    CommandInfo("removetask", N_("Remove a task from an event"), "both", "member"),
+    CommandInfo("places", N_("Limit the places at an event (0: no limit)"), "both", "member"),
+    CommandInfo("addguest", N_("Give a place to a guest without Telegram"), "both", "coordinator"),
+    CommandInfo("interpreters", N_("Who needs an interpreter, and confirm one"), "both", "coordinator"),
     CommandInfo("subscribe", N_("Follow a network's events and reminders"), "both"),
     CommandInfo("unsubscribe", N_("Stop following a network"), "private"),
     CommandInfo("reminders", N_("Choose when you are reminded"), "private"),

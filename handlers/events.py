@@ -10,8 +10,8 @@ from sqlalchemy import select
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.db import models as m
+from bot.domain import card_extras, people
 from bot.domain import events as ev
-from bot.domain import people
 from bot.domain import translations as tr
 from bot.domain.errors import NotFound, UserError
 from bot.domain.reminders import cancel_event_reminders, plan_event_reminders
@@ -115,6 +115,7 @@ async def cancelevent(ctx: Ctx) -> None:
     for kind in ("event_new", "event_card", "event_changed"):
         await cancel_pending(ctx.session, kind=kind, ref_id=event.id)
     audience = await ev.audience(ctx.session, event, followers=True, rsvped=True)
+    audience = await card_extras.also_told(ctx.session, event.id, audience)  # issue 13: helpers, waiting
     await notify(ctx, event, "event_cancelled", audience, {})
     await ctx.reply(
         ctx.t._("Cancelled: {title}. I am telling those who follow or answered it.", title=event.title)
@@ -171,6 +172,7 @@ async def editevent(ctx: Ctx) -> None:
     await store_vevent(ctx, event, network)
     await plan_event_reminders(ctx.session, event.id, ctx.now)
     going = await ev.going_people(ctx.session, event.id)
+    going = await card_extras.also_told(ctx.session, event.id, going)  # issue 13: helpers, waiting
     await notify(ctx, event, "event_changed", going, {"field": which})
     await ctx.reply(ctx.t._("Saved. I am telling those who are going."))
     if event.card_chat_id and event.card_message_id:

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.error import TelegramError
 
 from bot.db import models as m
+from bot.domain import card_extras, people
 from bot.domain import events as ev
-from bot.domain import people
 from bot.domain import translations as tr
 from bot.domain.errors import UserError
 from bot.domain.reminders import plan_event_reminders
@@ -38,7 +38,8 @@ GROUP_EDIT_INTERVAL = 3.0
 async def card_for(session: AsyncSession, event: m.Event, network: m.Network, t: Translator) -> Rendered:
     texts = await tr.event_texts(session, event, t.lang)
     going = await ev.going_count(session, event.id)
-    return Rendered(rv.card_text(event, network, texts, going, t), rv.card_keyboard(event, t))
+    extras = await card_extras.load(session, event)  # issue 13: tasks, places, interpreters
+    return Rendered(rv.card_text(event, network, texts, going, t, extras), rv.card_keyboard(event, t, extras))
 
 
 async def event_and_network(session: AsyncSession, event_id: int | None) -> tuple[m.Event, m.Network] | None:
@@ -209,6 +210,10 @@ async def on_card_button(ctx: Ctx, obj_id: str, value: str) -> None:
     assert ctx.person is not None
     event = await _event_for_press(ctx, obj_id)
     if value in ("go", "no"):
+        from handlers.places import places_press  # late: handlers.places uses this module
+
+        if await places_press(ctx, event, value):  # issue 13: limited places, the waiting list
+            return
         changed = await ev.set_rsvp(
             ctx.session, event, ctx.person, "going" if value == "go" else "not_going", ctx.now
         )

@@ -8,10 +8,12 @@ from telegram.ext import Application, CommandHandler
 
 from bot.domain import people
 from bot.domain.errors import UserError
+from bot.domain.places import limited_events_going  # issue 13
 from bot.domain.privacy import export_person
 from bot.i18n import N_
 from bot.render.keyboard import Button, callback
 from handlers.common import Ctx, handler
+from handlers.places import refill_after_forget  # issue 13
 from handlers.router import on_callback
 
 
@@ -64,7 +66,9 @@ async def forget_button(ctx: Ctx, obj_id: str, value: str) -> None:
         await query.edit_message_text(ctx.t._("Nothing was deleted."))
         return
     t = ctx.t
+    held = await limited_events_going(ctx.session, ctx.person.id)  # issue 13
     await people.forget_person(ctx.session, ctx.person)
+    await refill_after_forget(ctx, held)  # issue 13: the first waiting get the places freed
     ctx.person = None
     await ctx.answer(t.plain("Deleted."))
     await query.edit_message_text(

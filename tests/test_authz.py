@@ -76,6 +76,9 @@ async def test_coordinator_commands_and_buttons_refused_for_everyone_else(bot: B
         "/vote Shall we buy a projector?",
         "/broadcast Dinner on Friday | at 2027-05-01 10:00",
         "/broadcast",
+        "/newevent Fællesspisning | 2027-05-02 17:00 | Egebæk",  # issue 13: its places, guests, tasks
+        "/places 1 3",
+        "/addtask 1 Smagsprøver | 2",
     ):
         coord_calls += await bot.say(coord_a, text, group_a)
     async with bot.services.sessionmaker() as s:
@@ -93,6 +96,8 @@ async def test_coordinator_commands_and_buttons_refused_for_everyone_else(bot: B
         (group_a.id, buttons[0][1], f"dlvnet:{network_a}:"),
     ]
     assert any(data.startswith("settings:") for _c, _m, data in buttons), buttons
+    # issue 13: the creator-or-coordinator commands, tried by everyone else (the creator is A's coordinator)
+    creator_or_coordinator = ["/places 1 0", "/places 1 40", "/addtask 1 Opvask", "/removetask 1"]
 
     args = {
         "settings": "rules 5 3 3 3",
@@ -106,6 +111,9 @@ async def test_coordinator_commands_and_buttons_refused_for_everyone_else(bot: B
         "minutes": str(meeting_id),
         "broadcast": "Spam for every follower",
         "deliveries": "",
+        # issue 13
+        "addguest": "1 Amira",
+        "interpreters": "1 confirm ar",
     }
     coordinator_only = [c for c in COMMANDS if c.who == "coordinator"]
     assert {c.name for c in coordinator_only} <= set(args), "a new coordinator command needs arguments here"
@@ -122,6 +130,9 @@ async def test_coordinator_commands_and_buttons_refused_for_everyone_else(bot: B
         if c.where in ("private", "both"):
             attempts.append(("outsider", text, private_chat(outsider)))
             attempts.append(("member", text, private_chat(member)))
+    for text in creator_or_coordinator:
+        attempts += [("member", text, group_a), ("coordinator of B", text, group_a)]
+        attempts += [("outsider", text, private_chat(outsider)), ("member", text, private_chat(member))]
     who = {"member": member, "coordinator of B": coord_b, "outsider": outsider}
     for role, text, chat in attempts:
         replies = texts(await bot.say(who[role], text, chat))

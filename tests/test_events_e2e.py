@@ -39,6 +39,7 @@ async def test_oneline_creation_card_and_followers(clocked_bot: BotHarness) -> N
         "Deltager ikke",
         "Påmind mig",
         "Føj til kalender",
+        "🗣 Tolk",  # issue 13: its own row after the fixed rows
     ]
     await bot.run_due()
     to_follower = [c for c in bot.api.all_calls if c.method == "sendMessage" and c.chat_id == follower.id]

@@ -124,10 +124,10 @@ async def test_meeting_life_across_dst(clocked_bot: BotHarness) -> None:
     assert "Møde i Integrationsnetværket Rudersdal" in text
     assert "/additem" in text and "lørdag den 27. marts 2027 17.00" in text
     assert "Næste møder: tirsdag den 6. april 2027 17.00; tirsdag den 8. juni 2027 17.00" in text
-    assert [b["text"] for b in group_call.buttons()] == ["Deltager", "Afbud", "Sender suppleant"]
+    assert [b["text"] for b in group_call.buttons()] == ["Deltager", "Afbud", "Sender suppleant", "🗣 Tolk"]
     sara_call = sent_call(bot, call[sara.id])
     assert arabic(sara_call.plain_text or "") and "27" in (sara_call.plain_text or "")
-    assert [b["text"] for b in sara_call.buttons()] == ["سأحضر", "أعتذر عن الحضور", "يحضر بديل عني"]
+    assert [b["text"] for b in sara_call.buttons()] == ["سأحضر", "أعتذر عن الحضور", "يحضر بديل عني", "🗣 مترجم فوري"]
 
     # --- an item on time ---
     on_time = await bot.say(yonas, "/additem Temaaften: idræt for flygtninge | Invitation fra DGI", group)

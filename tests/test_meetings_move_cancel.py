@@ -92,12 +92,12 @@ async def test_move_and_cancel(clocked_bot: BotHarness) -> None:
     assert "planlagt til torsdag den 4. februar 2027 16.30" in group_text
     assert "/additem" in group_text  # the deadline for items is still ahead
     assert "Næste møder: torsdag den 11. februar 2027 16.30; torsdag den 4. marts 2027 16.30" in group_text
-    assert [b["text"] for b in sent(bot, told[group.id]).buttons()] == ["Deltager", "Afbud", "Sender suppleant"]
+    assert [b["text"] for b in sent(bot, told[group.id]).buttons()] == ["Deltager", "Afbud", "Sender suppleant", "🗣 Tolk"]
     yonas_text = sent(bot, told[yonas.id]).plain_text or ""
     assert geez(yonas_text) and "11" in yonas_text and "Integrationsforum" in yonas_text
     amal_call = sent(bot, told[amal.id])
     assert arabic(amal_call.plain_text or "") and "11" in (amal_call.plain_text or "")
-    assert [b["text"] for b in amal_call.buttons()] == ["سأحضر", "أعتذر عن الحضور", "يحضر بديل عني"]
+    assert [b["text"] for b in amal_call.buttons()] == ["سأحضر", "أعتذر عن الحضور", "يحضر بديل عني", "🗣 مترجم فوري"]
     assert told[yonas.id].person_id is not None
 
     # --- cancelled: its pending notices stop, the cancellation is told ---

@@ -296,6 +296,10 @@ async def forget_person(session: AsyncSession, person: m.Person) -> None:
         (m.VoteVoter, m.VoteVoter.person_id),
         (m.Translator, m.Translator.person_id),
         (m.Membership, m.Membership.person_id),
+        # issue 13 (a waiting-list row's person_id may be empty for guests: deleted, not cleared)
+        (m.TaskHelper, m.TaskHelper.person_id),
+        (m.WaitingEntry, m.WaitingEntry.person_id),
+        (m.InterpreterRequest, m.InterpreterRequest.person_id),
     )
     for table, column in owned:
         await session.execute(delete(table).where(column == pid))

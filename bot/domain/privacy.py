@@ -74,6 +74,17 @@ async def export_person(session: AsyncSession, person: m.Person) -> dict[str, An
         ("translations_written", m.ContentTranslation, m.ContentTranslation.translator_id == pid),
         ("dialogues", m.Dialogue, m.Dialogue.user_tg_id == person.tg_id),
         ("notices", m.Notice, or_(m.Notice.person_id == pid, m.Notice.chat_id == person.tg_id)),
+        # issue 13: help, places and interpreters
+        ("tasks_helping", m.TaskHelper, m.TaskHelper.person_id == pid),
+        ("tasks_created", m.EventTask, m.EventTask.created_by == pid),
+        (
+            "waiting_list",
+            m.WaitingEntry,
+            or_(m.WaitingEntry.person_id == pid, m.WaitingEntry.added_by == pid),
+        ),
+        ("guests_added", m.EventGuest, m.EventGuest.added_by == pid),
+        ("interpreter_requests", m.InterpreterRequest, m.InterpreterRequest.person_id == pid),
+        ("interpreters_confirmed", m.InterpreterConfirmation, m.InterpreterConfirmation.confirmed_by == pid),
     ]
     covered: set[tuple[str, Any]] = set()
     for name, model, cond in tables:

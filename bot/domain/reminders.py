@@ -133,11 +133,16 @@ async def plan_event_reminders(session: AsyncSession, event_id: int, now: dateti
         m.Membership.network_id == event.network_id, m.Membership.is_follower.is_(True)
     )
     reminded = select(m.Rsvp.person_id).where(m.Rsvp.event_id == event.id, m.Rsvp.remind.is_(True))
+    helpers = (  # issue 13: task helpers get the event's reminders
+        select(m.TaskHelper.person_id)
+        .join(m.EventTask, m.EventTask.id == m.TaskHelper.task_id)
+        .where(m.EventTask.event_id == event.id)
+    )
     persons = (
         await session.execute(
             select(m.Person.id, m.Person.tg_id, m.Person.reminder_minutes).where(
                 m.Person.reachable.is_(True),
-                or_(m.Person.id.in_(followers), m.Person.id.in_(reminded)),
+                or_(m.Person.id.in_(followers), m.Person.id.in_(reminded), m.Person.id.in_(helpers)),
             )
         )
     ).all()
@@ -167,6 +172,11 @@ async def plan_person_reminders(session: AsyncSession, person_id: int, now: date
             m.Membership.person_id == person_id, m.Membership.is_follower.is_(True)
         )
         reminded = select(m.Rsvp.event_id).where(m.Rsvp.person_id == person_id, m.Rsvp.remind.is_(True))
+        helping = (  # issue 13: task helpers get the event's reminders
+            select(m.EventTask.event_id)
+            .join(m.TaskHelper, m.TaskHelper.task_id == m.EventTask.id)
+            .where(m.TaskHelper.person_id == person_id)
+        )
         events = (
             await session.execute(
                 select(m.Event, m.Network.timezone)
@@ -174,7 +184,7 @@ async def plan_person_reminders(session: AsyncSession, person_id: int, now: date
                 .where(
                     m.Event.status == "scheduled",
                     m.Event.starts_at > now,
-                    or_(m.Event.network_id.in_(followed), m.Event.id.in_(reminded)),
+                    or_(m.Event.network_id.in_(followed), m.Event.id.in_(reminded), m.Event.id.in_(helping)),
                 )
             )
         ).all()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.db import models as m
 from bot.domain.translations import Texts
 from bot.i18n import Translator
 from bot.render.keyboard import Button, Keyboard, callback
+
+if TYPE_CHECKING:  # issue 13: places, waiting list, tasks, interpreters
+    from bot.domain.card_extras import CardExtras
 
 KIND = "event_card"
 
@@ -34,7 +38,14 @@ def when_line(event: m.Event, tz: str, t: Translator) -> str:
     return text
 
 
-def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: Translator) -> str:
+def card_text(
+    event: m.Event,
+    network: m.Network,
+    texts: Texts,
+    going: int,
+    t: Translator,
+    extras: CardExtras | None = None,
+) -> str:
     f = texts.fields
     lines = []
     if event.status == "cancelled":
@@ -47,8 +58,13 @@ def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: T
         lines.append("")
         lines.append(value(t, f["description"]))
     lines.append("")
-    # Translators: on an event card: how many people said they will come.
-    lines.append(t.n_("✅ {n} going", "✅ {n} going", going))
+    if extras is None:
+        # Translators: on an event card: how many people said they will come.
+        lines.append(t.n_("✅ {n} going", "✅ {n} going", going))
+    else:  # issue 13: `{going}/{n}`, the waiting list, confirmed interpreters
+        from bot.render import help as rh
+
+        lines.extend(rh.status_lines(extras, going, t))
     note = untranslated_note(texts, t)
     if note:
         lines.append(f"<i>{note}</i>")
@@ -58,10 +74,10 @@ def card_text(event: m.Event, network: m.Network, texts: Texts, going: int, t: T
     return t.lines("\n".join(lines))
 
 
-def card_keyboard(event: m.Event, t: Translator) -> Keyboard | None:
+def card_keyboard(event: m.Event, t: Translator, extras: CardExtras | None = None) -> Keyboard | None:
     if event.status == "cancelled":
         return None
-    return [
+    rows = [
         [
             # Translators: event button: "I will come to this event".
             Button(t.plain("Going"), callback(KIND, event.id, "go")),
@@ -74,6 +90,11 @@ def card_keyboard(event: m.Event, t: Translator) -> Keyboard | None:
             Button(t.plain("Add to calendar"), callback(KIND, event.id, "ics")),
         ],
     ]
+    if extras is not None:  # issue 13: one row per task, then `🗣 Interpreter`
+        from bot.render import help as rh
+
+        rows += rh.card_rows(extras, event, t)
+    return rows
 
 
 def list_text(

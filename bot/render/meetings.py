@@ -18,6 +18,7 @@ from bot.domain import meetings as mt
 from bot.domain import minutes as mn
 from bot.domain.people import DEFAULT_STANDING_ITEMS
 from bot.i18n import Raw, Translator
+from bot.render.help import interpreter_button  # issue 13
 from bot.render.keyboard import Button, Keyboard, callback
 from bot.render.text import esc
 from bot.schedule.notices import Rendered, renderer
@@ -66,7 +67,8 @@ def attendance_keyboard(t: Translator, meeting: m.Meeting) -> Keyboard:
             Button(t.plain("Regrets"), callback("attendance", meeting.id, "r")),
             # Translators: meeting answer button: "I cannot come; a substitute (stand-in) comes in my place".
             Button(t.plain("Substitute"), callback("attendance", meeting.id, "s")),
-        ]
+        ],
+        [interpreter_button(t, "m", meeting.id)],  # issue 13
     ]
 
 

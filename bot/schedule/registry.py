@@ -51,6 +51,12 @@ KINDS: dict[str, tuple[str, str]] = {
     # votes (handlers/votes.py)
     "vote_close": ("action", "handlers.votes"),
     "vote_result": ("renderer", "handlers.votes"),
+    # help, places and interpreters (handlers/places.py, tasks.py, interpreters.py)
+    "place_promoted": ("renderer", "handlers.places"),
+    "guest_promoted": ("renderer", "handlers.places"),
+    "task_removed": ("renderer", "handlers.tasks"),
+    "interp_counts": ("renderer", "handlers.interpreters"),
+    "interp_confirmed": ("renderer", "handlers.interpreters"),
 }
 
 
@@ -69,6 +75,9 @@ def _import_handlers() -> None:
     import bot.domain.minutes
     import bot.render.meetings  # noqa: F401
     import handlers.events_notices
+    import handlers.interpreters
+    import handlers.places
+    import handlers.tasks
     import handlers.votes  # noqa: F401
 
 
