@@ -1,6 +1,6 @@
 """docs/REFERENCE.md is kept in step with the code: every registered command (CommandHandlers and the
-setMyCommands list) and every notice kind appears there; every command its tables list exists; and
-docs/DEVELOPING.md points at it and at nothing outside the repository."""
+setMyCommands list), every button kind and every notice kind appears there; every command its tables
+list exists; and docs/DEVELOPING.md points at it and at nothing outside the repository."""
 
 from __future__ import annotations
 
@@ -76,3 +76,13 @@ def test_developing_points_at_the_reference_and_nothing_outside_the_repository()
         r"`((?:bot|handlers|tests|docs|scripts|locales)/[\w./-]+\.(?:py|md|txt))`", DEVELOPING
     ):
         assert (ROOT / path).exists(), path
+
+
+def test_every_button_kind_is_in_the_reference() -> None:
+    from bot.app import feature_modules
+    from handlers.router import CALLBACKS
+
+    feature_modules()  # every handler module registers its button kinds
+    buttons = REFERENCE.split("## Buttons", 1)[1].split("\n## ", 1)[0]
+    kinds = set(CALLBACKS) | {"vote"}  # votes have their own fast handler (handlers/votes.py)
+    assert sorted(k for k in kinds if f"`{k}`" not in buttons) == []
