@@ -18,7 +18,9 @@ import pytest
 import uharfbuzz as hb
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageChops, ImageDraw, ImageFont
+from sqlalchemy import select
 
+from bot.db import models as m
 from bot.render import invitation as inv
 from bot.render.invitation import Line, follow_link, invitation_pdf, invitation_png, render_page
 from bot.testing.harness import BotHarness
@@ -269,6 +271,13 @@ async def test_invite_in_group_and_privately(bot: BotHarness) -> None:
     # Privately, a coordinator gets the invitation of the network they coordinate.
     private = [c for c in await bot.say(mette, "/invite") if c.method == "sendDocument"]
     assert len(private) == 1 and private[0].chat_id == mette.id
+    # A forged button naming the network, pressed by the outsider privately or a member in the group.
+    async with bot.services.sessionmaker() as s:
+        network_id = await s.scalar(select(m.Network.id))
+    for user, chat_id in ((outsider, outsider.id), (lars, group.id)):
+        message_id = bot.api.sent_messages(chat_id)[-1].message_id or 0
+        pressed = await bot.press(user, chat_id, message_id, f"invite:{network_id}:", data=True)
+        assert not [c for c in pressed if c.method == "sendDocument"], user
     refused = await bot.say(mette, "/invite some-other-network")
     assert not [c for c in refused if c.method == "sendDocument"]
     assert "some-other-network" in (refused[-1].plain_text or "")
@@ -304,3 +313,21 @@ def test_without_raqm_arabic_is_shaped_by_hand(monkeypatch: pytest.MonkeyPatch) 
         score = likeness(on_page(page, line), ink_crop(draw_run(line)))
         assert score >= 0.85, (line.text, score)
     assert decode_qr(page) == LINK
+
+
+async def test_invite_privately_for_one_of_several_networks(bot: BotHarness) -> None:
+    mette = bot.user(1, "Mette", "en")
+    first = bot.group("Rudersdal Network", admins=[mette])
+    second = bot.group("Lyngby Network", admins=[mette])
+    await bot.say(mette, "/setup", first)
+    await bot.say(mette, "/setup", second)
+    asked = await bot.say(mette, "/invite")
+    assert not [c for c in asked if c.method == "sendDocument"]
+    question = asked[-1]
+    assert question.plain_text == "Which network is the invitation for?"
+    assert [b["text"] for b in question.buttons()] == ["Lyngby Network", "Rudersdal Network"]
+    pressed = await bot.press(mette, mette.id, question.message_id or 0, "Lyngby Network")
+    sent = [c for c in pressed if c.method == "sendDocument"]
+    assert len(sent) == 1 and sent[0].params["document"].filename == "invitation-lyngby-network.pdf"
+    named = [c for c in await bot.say(mette, "/invite rudersdal-network") if c.method == "sendDocument"]
+    assert named[0].params["document"].filename == "invitation-rudersdal-network.pdf"
