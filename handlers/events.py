@@ -19,6 +19,7 @@ from bot.domain.when import parse_span
 from bot.i18n import N_
 from bot.render import events as rv
 from bot.schedule.notices import cancel_pending
+from handlers import series as series_hooks
 from handlers.common import Ctx, handler
 from handlers.events_cards import card_for, ev_network, refresh_card
 from handlers.events_dialogue import newevent
@@ -47,7 +48,10 @@ async def _events_page(ctx: Ctx, offset: int) -> tuple[str, Any]:
         return t._("You do not follow any network yet. /subscribe shows how."), None
     page = await ev.upcoming(ctx.session, ids, ctx.now, offset=offset)
     texts = await tr.many_event_texts(ctx.session, page.events, t.lang)
-    text = rv.list_text(page.events, page.networks, texts, t, show_network=len(ids) > 1, more=page.more)
+    rhythms = await series_hooks.rhythms_of(ctx.session, page.events, t)  # series hook
+    text = rv.list_text(
+        page.events, page.networks, texts, t, show_network=len(ids) > 1, more=page.more, rhythms=rhythms
+    )
     return text, rv.list_keyboard(offset + ev.PAGE, page.more, t)
 
 
@@ -109,7 +113,14 @@ async def cancelevent(ctx: Ctx) -> None:
     if not ctx.arg_text:
         raise UserError(N_("Give the event's number, for example: {example}"), example="/cancelevent 12")
     event, network = await _managed_event(ctx, ctx.arg_text)
+    if await series_hooks.ask_scope(ctx, event, "cancel", "", ""):  # series hook: only this one / later
+        return
+    await cancel_single(ctx, event, network)
+
+
+async def cancel_single(ctx: Ctx, event: m.Event, network: m.Network) -> None:
     await ev.cancel(ctx.session, event, ctx.now)
+    await series_hooks.occurrence_changed(ctx, event)  # series hook: EXDATE, SEQUENCE
     await store_vevent(ctx, event, network)
     await cancel_event_reminders(ctx.session, event.id)
     for kind in ("event_new", "event_card", "event_changed"):
@@ -147,6 +158,13 @@ async def editevent(ctx: Ctx) -> None:
     event, network = await _managed_event(ctx, parts[0])
     ev.require_open(event, ctx.now)
     which = FIELD_WORDS[parts[1].lower()]
+    if await series_hooks.ask_scope(ctx, event, "edit", which, parts[2]):  # series hook
+        return
+    await edit_single(ctx, event, network, which, parts[2])
+
+
+async def edit_single(ctx: Ctx, event: m.Event, network: m.Network, which: str, value: str) -> None:
+    parts = ["", "", value]
     if which == "when":
         span = parse_span(parts[2], network.timezone, ctx.now, ctx.t.lang)
         if span.start == event.starts_at and span.end == event.ends_at:
@@ -169,6 +187,7 @@ async def editevent(ctx: Ctx) -> None:
         ).all():
             lang_row.fields = {k: v for k, v in lang_row.fields.items() if k != "place"}
     ev.bump(event, ctx.now)
+    await series_hooks.occurrence_changed(ctx, event)  # series hook: RECURRENCE-ID override, SEQUENCE
     await store_vevent(ctx, event, network)
     await plan_event_reminders(ctx.session, event.id, ctx.now)
     going = await ev.going_people(ctx.session, event.id)

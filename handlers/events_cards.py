@@ -39,7 +39,11 @@ async def card_for(session: AsyncSession, event: m.Event, network: m.Network, t:
     texts = await tr.event_texts(session, event, t.lang)
     going = await ev.going_count(session, event.id)
     extras = await card_extras.load(session, event)  # issue 13: tasks, places, interpreters
-    return Rendered(rv.card_text(event, network, texts, going, t, extras), rv.card_keyboard(event, t, extras))
+    from handlers import series as series_hooks  # late: handlers.series uses the event modules
+
+    rhythm = await series_hooks.rhythm_of(session, event, t)  # series hook
+    text = rv.card_text(event, network, texts, going, t, extras, rhythm=rhythm)
+    return Rendered(text, rv.card_keyboard(event, t, extras))
 
 
 async def event_and_network(session: AsyncSession, event_id: int | None) -> tuple[m.Event, m.Network] | None:

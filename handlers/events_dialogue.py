@@ -13,6 +13,7 @@ from bot.domain.errors import NotFound, UserError
 from bot.domain.when import parse_span
 from bot.i18n import N_
 from bot.render.keyboard import Button, callback
+from handlers import series as series_hooks
 from handlers.common import Ctx, handler, split_fields
 from handlers.dialogue import Form, Step, begin, register_form, remember, run_oneline, take
 from handlers.events_notices import announce, store_vevent
@@ -36,6 +37,9 @@ async def parse_title(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
 
 async def parse_when_step(ctx: Ctx, text: str, data: dict[str, Any]) -> dict[str, str | None]:
     network = await _network_of(ctx, data)
+    repeat = await series_hooks.parse_repeat_when(ctx, text, network)  # series hook: a repeating {when}
+    if repeat is not None:
+        return repeat
     span = parse_span(text, network.timezone, ctx.now, ctx.t.lang)
     return {"start": span.start.isoformat(), "end": span.end.isoformat() if span.end else None}
 
@@ -53,6 +57,8 @@ async def finish_newevent(ctx: Ctx, data: dict[str, Any]) -> None:
 
     assert ctx.person is not None
     network = await _network_of(ctx, data)
+    if await series_hooks.finish_newevent(ctx, data, network):  # series hook: a series, or ask how often
+        return
     when = data["when"]
     start = datetime.fromisoformat(when["start"])
     end = datetime.fromisoformat(when["end"]) if when.get("end") else None
@@ -102,10 +108,11 @@ FORM = register_form(
 
 
 async def _start_form(ctx: Ctx, network: m.Network, args: str) -> None:
-    data = {"network_id": network.id}
+    data: dict[str, Any] = {"network_id": network.id}
     if args:
         await run_oneline(ctx, "newevent", split_fields(args, 4), data)
     else:
+        data["guided"] = True  # series hook: the guided dialogue ends with the how-often buttons
         await begin(ctx, "newevent", data)
 
 

@@ -15,6 +15,7 @@ from bot.domain.errors import UserError
 from bot.domain.when import parse_when
 from bot.i18n import N_
 from bot.render import meetings as rm
+from handlers import meeting_series
 from handlers.common import Ctx, group_admins, handler
 from handlers.dialogue import Form, Step, begin, register_form, run_oneline
 from handlers.router import on_callback, parse_id
@@ -27,8 +28,11 @@ async def admin_ids(ctx: Ctx, network: m.Network) -> frozenset[int]:
     return await group_admins(ctx.services, ctx.context, network.chat_id)
 
 
-async def parse_meeting_time(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
+async def parse_meeting_time(ctx: Ctx, text: str, data: dict[str, Any]) -> Any:
     network = await ctx.require_network()
+    several = await meeting_series.meeting_dates(ctx, text, network)  # series hook: dates or a rhythm
+    if several is not None:
+        return several
     moment = parse_when(text, network.timezone, ctx.now, ctx.t.lang)
     if moment <= ctx.now:
         raise UserError(N_("That time has already passed. Example: /newmeeting 2027-04-06 17:00 | Rådhuset"))
@@ -37,6 +41,9 @@ async def parse_meeting_time(ctx: Ctx, text: str, data: dict[str, Any]) -> str:
 
 async def finish_newmeeting(ctx: Ctx, data: dict[str, Any]) -> None:
     network = await ctx.require_coordinator()
+    if isinstance(data["when"], dict):  # series hook: a meeting series
+        await meeting_series.finish_newmeeting(ctx, data, await admin_ids(ctx, network))
+        return
     starts_at = datetime.fromisoformat(data["when"])
     meeting = await mt.create_meeting(
         ctx.session,
@@ -181,6 +188,12 @@ async def movemeeting(ctx: Ctx) -> None:
     meeting, network = await meeting_for(ctx, int(number))
     await ctx.require_coordinator(network)
     starts_at = parse_when(fields[1], network.timezone, ctx.now, ctx.t.lang)
+    if await meeting_series.ask_scope(ctx, meeting, "move", starts_at.isoformat()):  # series hook
+        return
+    await move_single(ctx, meeting, network, starts_at)
+
+
+async def move_single(ctx: Ctx, meeting: m.Meeting, network: m.Network, starts_at: datetime) -> None:
     await mt.move_meeting(ctx.session, meeting, network, starts_at, ctx.now, await admin_ids(ctx, network))
     await ctx.reply(
         ctx.t._(
@@ -200,6 +213,12 @@ async def cancelmeeting(ctx: Ctx) -> None:
         raise UserError(N_("Write the meeting's number. Example: {example}"), example="/cancelmeeting 3")
     meeting, network = await meeting_for(ctx, meeting_id)
     await ctx.require_coordinator(network)
+    if await meeting_series.ask_scope(ctx, meeting, "cancel", ""):  # series hook
+        return
+    await cancel_single(ctx, meeting, network)
+
+
+async def cancel_single(ctx: Ctx, meeting: m.Meeting, network: m.Network) -> None:
     await mt.cancel_meeting(ctx.session, meeting, network, ctx.now)
     await ctx.reply(
         ctx.t._("Meeting {id} is cancelled; its notices will not be sent.", id=meeting.id)

@@ -85,7 +85,11 @@ async def test_guided_dialogue_and_private_network_choice(clocked_bot: BotHarnes
     assert refused[0].startswith("⚠️")
     await bot.say(admin, "lørdag kl. 13-16")
     await bot.say(admin, "Lyngby Hovedbibliotek")
-    done = await bot.say(admin, "-")
+    asked = await bot.say(admin, "-")
+    # The guided dialogue ends with how often it takes place (series: tests/test_series_e2e.py).
+    question = next(c for c in asked if c.buttons())
+    assert [b["text"] for b in question.buttons()] == ["Én gang", "Hver uge", "Hver 2. uge", "Månedligt"]
+    done = await bot.press(admin, admin.id, question.message_id, "Én gang")
     assert any("Spilledag uden skærme" in t for t in texts(done))
     async with bot.services.sessionmaker() as s:
         event = await s.scalar(select(m.Event))

@@ -168,9 +168,40 @@ class Dialogue(Base):
 # --- events ----------------------------------------------------------------------------------
 
 
+class Series(Base):
+    """A repeating event or a meeting series (recurrence: bot/domain/series.py). `rrule` is an RFC 5545
+    RRULE (without DTSTART) read on the local clock of `timezone`, starting at `dtstart`; a meeting series
+    of listed dates has no rule. Occurrences are rows of `events` (or `meetings`) with `series_id`,
+    materialised up to `horizon_until`."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="event")  # event | meeting
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    rrule: Mapped[str | None] = mapped_column(String(300))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Copenhagen")
+    dtstart: Mapped[datetime] = mapped_column()
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    place: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(8), default="da")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | cancelled | replaced
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    horizon_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_network_start", "network_id", "starts_at"),)
+    __table_args__ = (
+        Index("ix_events_network_start", "network_id", "starts_at"),
+        Index("ix_events_series_start", "series_id", "starts_at"),
+        UniqueConstraint("series_id", "recurrence_at", name="uq_events_series_recurrence"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
@@ -195,6 +226,9 @@ class Event(Base):
     # Deferred, and raising if touched unloaded: only the feed reads them, by an explicit query.
     ics_vevent: Mapped[str | None] = mapped_column(Text, deferred=True, deferred_raiseload=True)
     ics_key: Mapped[str | None] = mapped_column(String(40), deferred=True, deferred_raiseload=True)
+    # An occurrence of a series: the series, and the start its rule gave it (iCalendar RECURRENCE-ID).
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"))
+    recurrence_at: Mapped[datetime | None] = mapped_column()
 
 
 class Rsvp(Base):
@@ -292,6 +326,8 @@ class Meeting(Base):
     minutes_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     minutes_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A meeting of a series (listed dates or a rhythm): bot/domain/series.py.
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"), index=True)
 
 
 class StandingItem(Base):

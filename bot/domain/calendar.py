@@ -89,8 +89,15 @@ async def network_feed(
     """The network's .ics feed. Feed.stale holds the VEVENTs to store again (`store_vevents`): the
     caller writes them back and commits (a failed write-back costs only time, never a wrong feed)."""
     events = await feed_events(session, network, now)
+    # --- series hook (bot/domain/series_feed.py): occurrences are written as one VEVENT per series ---
+    from bot.domain import series_feed
+
+    events, series = await series_feed.split(session, network, events, now, now - FEED_HISTORY)
+    # --- end series hook ---
     plan = ics.FeedPlan(
         [(e, network) for e in events], {e.id: event_url(public_url, network, e.id) for e in events}
     )
     stored = await _stored(session, plan.missing) if plan.missing else None
-    return plan.build(name=network.name, now=now, stored=stored)
+    built = plan.build(name=network.name, now=now, stored=stored)
+    built.data = series_feed.add(built.data, network, events, series, now)  # series hook
+    return built

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -213,6 +214,12 @@ async def audience(
     return rows.all()
 
 
+def series_next_only(now: datetime) -> Any:
+    from bot.domain.series import next_only
+
+    return next_only(now)
+
+
 @dataclass
 class Page:
     events: list[m.Event]
@@ -233,6 +240,7 @@ async def upcoming(
                     m.Event.network_id.in_(list(network_ids)),
                     m.Event.starts_at > now,
                     m.Event.status == "scheduled",
+                    series_next_only(now),  # series hook: each series once, at its next occurrence
                 )
                 .order_by(m.Event.starts_at, m.Event.id)
                 .offset(offset)

@@ -68,10 +68,17 @@ RELATIVE_DAYS = {
 NEXT_WORDS = ("næste ", "naeste ", "next ", "på ", "on ", "this ", "kommende ", "القادم ", "القادمة ")
 NEXT_SUFFIXES = (" القادم", " القادمة", " الجاي", " næste")
 FILLERS = {"den", "d.", "d", "the", "on", "om", "at", "يوم", "في", ",", "kl", "kl.", "ኣብ", "-"}
+# series hook (time ranges): "fra 16.30 til 18.30", "from 4:30 to 6:30 pm", "من 4:30 إلى 6:30 مساء", "ካብ … ክሳብ …"
+FILLERS |= {"fra", "from", "من", "ካብ"}
 
 _AMPM = r"(?P<ap>" + when_names.alternation(when_names.AM | when_names.PM) + r")"
 _CLOCK = r"(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?"
-_END = r"(?:\s*(?:-|–|—|til|to|until|إلى|الى|حتى|ክሳብ)\s*(?P<eh>\d{1,2})(?:[:.](?P<em>\d{2}))?(?:\s*(?P<eap>am|pm))?)?"
+# series hook (time ranges): the end of a range may carry the am/pm word in any language ("4:30-6:30 مساء").
+_END = (
+    r"(?:\s*(?:-|–|—|til|to|until|إلى|الى|حتى|ክሳብ)\s*(?P<eh>\d{1,2})(?:[:.](?P<em>\d{2}))?(?:\s*"
+    + _AMPM.replace("(?P<ap>", "(?P<eap>")
+    + ")?)?"
+)
 # "kl. 17", "kl 17.30", "klokken 17", "at 6pm", "الساعة 6 مساء", "ሰዓት 6"
 _RE_MARKED_TIME = re.compile(
     r"(?:^|\s)(?:kl\.?|klokken|at|@|الساعة|الساعه|ساعة|ሰዓት)\s*"
@@ -92,6 +99,11 @@ _RE_BARE_TIME = re.compile(
     + r"(?=\s|$|,)"
 )
 _RE_AMPM_TIME = re.compile(r"(?:^|\s)(?P<h>\d{1,2})\s*" + _AMPM + _END + r"(?=\s|$|,)")
+# series hook (time ranges): "2 إلى 4 مساء", "2-4 pm": the am/pm word only after the end.
+_RE_RANGE_AMPM = re.compile(
+    r"(?:^|\s)(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?\s*(?:-|–|—|til|to|until|إلى|الى|حتى|ክሳብ)\s*(?P<eh>\d{1,2})"
+    r"(?:[:.](?P<em>\d{2}))?\s*" + _AMPM.replace("(?P<ap>", "(?P<eap>") + r"(?=\s|$|,)"
+)
 _RE_ISO = re.compile(
     r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})(?:[t ](?P<h>\d{1,2}):(?P<m>\d{2})(?::\d{2})?)?"
 )
@@ -174,12 +186,15 @@ def _take(pattern: re.Pattern[str], s: str) -> tuple[re.Match[str] | None, str]:
 def _extract_time(s: str) -> tuple[time | None, time | None, str, bool]:
     """The clock time (and an end time of a range) in `s`; returns the rest. The flag says a time
     was written but is impossible (25:00)."""
-    for pattern in (_RE_MARKED_TIME, _RE_BARE_TIME, _RE_AMPM_TIME):
+    for pattern in (_RE_MARKED_TIME, _RE_BARE_TIME, _RE_RANGE_AMPM, _RE_AMPM_TIME):
         match, rest = _take(pattern, s)
         if not match:
             continue
         g = match.groupdict()
-        start = _clock(g["h"], g.get("m") or g.get("m2"), g.get("ap"))
+        ap = g.get("ap")
+        if not ap and g.get("eap") and g.get("eh") and int(g["h"]) <= int(g["eh"]):
+            ap = g["eap"]  # series hook: "4:30-6:30 pm" is afternoon at both ends
+        start = _clock(g["h"], g.get("m") or g.get("m2"), ap)
         if start is None:
             return None, None, rest, True
         end = None

@@ -45,6 +45,8 @@ def card_text(
     going: int,
     t: Translator,
     extras: CardExtras | None = None,
+    *,
+    rhythm: str | None = None,
 ) -> str:
     f = texts.fields
     lines = []
@@ -52,6 +54,8 @@ def card_text(
         lines.append(t._("❌ <b>Cancelled</b>"))
     lines.append(f"📅 <b>{value(t, f['title'])}</b>")
     lines.append(f"🕔 {value(t, when_line(event, network.timezone, t))}")
+    if rhythm:  # a series' rhythm (bot/render/series.py)
+        lines.append(f"🔁 {value(t, rhythm)}")
     if f.get("place"):
         lines.append(f"📍 {value(t, f['place'])}")
     if f.get("description"):
@@ -105,6 +109,7 @@ def list_text(
     *,
     show_network: bool,
     more: bool,
+    rhythms: dict[int, str] | None = None,
 ) -> str:
     if not events:
         return t._("No upcoming events.")
@@ -119,6 +124,8 @@ def list_text(
             place=f["place"],
             id=str(e.id),
         )
+        if rhythms and e.id in rhythms:  # a series, shown once at its next occurrence
+            line += f" · 🔁 {value(t, rhythms[e.id])}"
         if show_network:
             line += f" · {value(t, net.name)}"
         lines.append(line)

@@ -29,6 +29,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "event_reminder": ("renderer", "handlers.events_notices"),
     "event_cancelled": ("renderer", "handlers.events_notices"),
     "event_changed": ("renderer", "handlers.events_notices"),
+    # series of events (bot/domain/series.py extends the horizon; handlers/series.py renders)
+    "series_extend": ("action", "bot.domain.series"),
+    "series_cancelled": ("renderer", "handlers.series"),
     # broadcasts (bot/domain/broadcasts.py)
     "broadcast_start": ("action", "bot.domain.broadcasts"),
     "broadcast_progress": ("renderer+after_send", "bot.domain.broadcasts"),
@@ -73,10 +76,12 @@ def _import_handlers() -> None:
     import bot.domain.deliveries
     import bot.domain.meetings
     import bot.domain.minutes
+    import bot.domain.series
     import bot.render.meetings  # noqa: F401
     import handlers.events_notices
     import handlers.interpreters
     import handlers.places
+    import handlers.series
     import handlers.tasks
     import handlers.votes  # noqa: F401
 

@@ -57,6 +57,11 @@ def routes(services: Services) -> list[BaseRoute]:
                 ).all()
             )
             texts = await tr.many_event_texts(session, events, lang)
+            # series hook: each occurrence of a series shows its rhythm
+            from bot.domain.series import of_events
+            from bot.render.series import rhythms as series_rhythms
+
+            rhythms = series_rhythms(events, await of_events(session, events), t)
         rtl = t.rtl
         esc = html.escape
 
@@ -76,7 +81,8 @@ def routes(services: Services) -> list[BaseRoute]:
             items.append(
                 f'<li class="event" id="event-{e.id}"><h2>{own(f["title"])}</h2>'
                 f'<p class="when">{esc(when_line(e, network.timezone, t))}</p>'
-                f'<p class="place">{own(f["place"])}</p>'
+                + (f'<p class="rhythm">🔁 {own(rhythms[e.id])}</p>' if e.id in rhythms else "")  # series hook
+                + f'<p class="place">{own(f["place"])}</p>'
                 + (f'<p class="description">{own(f["description"])}</p>' if f["description"] else "")
                 + (f'<p class="note">{note}</p>' if note else "")
                 + f'<p><a href="{esc(public(f"/e/{e.id}.ics"))}">{add_label}</a></p></li>'
