@@ -8,7 +8,7 @@ import asyncio
 import re
 
 import httpx
-from test_calendar_web import _chromium, require_chromium
+from test_calendar_web import ARTIFACTS, _chromium, require_chromium
 
 from bot.render import guide as guides
 from bot.testing.harness import BotHarness
@@ -149,6 +149,14 @@ window.onload = function () {
             links.update(h.replace("&amp;", "&") for h in hrefs.split(",") if h)
         # Language switches of both guides and the links between them, at least.
         assert {"/guide?lang=ar", "/guide?lang=ti", "/guide/coordinators?lang=da", "/guide?lang=en"} <= links
+        # A picture for people to look at (tests/artifacts, not committed).
+        ARTIFACTS.mkdir(exist_ok=True)
+        for name in ("guide-ar", "guide-ti"):
+            shot = ARTIFACTS / f"{name}.png"
+            shot.unlink(missing_ok=True)
+            url = f"{base}/guide?lang={name[-2:]}"
+            await asyncio.to_thread(_chromium, url, f"--screenshot={shot}", "--window-size=360,1400")
+            assert shot.exists() and shot.stat().st_size > 1000
         async with httpx.AsyncClient(base_url=base) as client:
             for href in sorted(links):
                 assert href.startswith("/"), href  # the guides link only within the site
