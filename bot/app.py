@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade
 from bot.db.models import Person
+from bot.db.outage import monitor_of
 from bot.http_request import LeanRequest
 from bot.i18n import LANGUAGES, get_translator, negotiate
 from bot.schedule import notices, registry
@@ -153,7 +154,9 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
     clock, limits (bot.schedule.pacing.Limits)."""
     if not settings.bot_token:
         raise ValueError("BOT_TOKEN is not set")
-    engine = options.pop("engine", None) or create_engine(settings.database_url)
+    engine = options.pop("engine", None) or create_engine(
+        settings.database_url, busy_timeout=settings.sqlite_busy_timeout
+    )
     info: dict[str, Any] = {}
     services = Services(
         settings=settings,
@@ -165,6 +168,7 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
     info[notices.WAKER] = services.notices_committed
     if "clock" in options:
         services.clock = options.pop("clock")
+    monitor_of(services)  # database outages: bot/db/outage.py
     for name in ("migrate", "register_commands", "dispatch", "limits"):
         if name in options:
             setattr(services, name, options.pop(name))

@@ -25,21 +25,39 @@ def _logging(verbose: bool = False, secrets: tuple[str | None, ...] = ()) -> Non
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.config import get_settings
     from bot.i18n import compile_catalogues
+    from bot.startup import EXIT_CONFIG, check_database, explain, preflight, settings_error
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except Exception as err:
+        message = settings_error(err)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return EXIT_CONFIG
     if not settings.bot_token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     _logging(args.verbose, (settings.bot_token, settings.webhook_secret))
-    compile_catalogues()
-    if settings.webhook_url:
-        from bot.web.webhook import serve_webhook  # type: ignore[import-not-found,unused-ignore]
+    try:
+        # Each start-up fault: one sentence and a non-zero exit, not a traceback and a restart loop.
+        url = preflight(settings)
+        asyncio.run(check_database(url))
+        compile_catalogues()
+        if settings.webhook_url:
+            from bot.web.webhook import serve_webhook  # type: ignore[import-not-found,unused-ignore]
 
-        asyncio.run(serve_webhook(settings))
-    else:
-        from bot.runner import serve
+            asyncio.run(serve_webhook(settings))
+        else:
+            from bot.runner import serve
 
-        asyncio.run(serve(settings))
+            asyncio.run(serve(settings))
+    except Exception as err:
+        message = explain(err, settings)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 

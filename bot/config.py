@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     sweep_interval: float = 30.0
     # How long a cached list of group admins is trusted.
     admin_cache_seconds: float = 120.0
+    # SQLite: how long a write waits for another writer's lock before "database is locked" (then the
+    # update is tried again, bot/db/outage.py).
+    sqlite_busy_timeout: float = 30.0
+    # Flood control (bot/domain/flood.py): more than FLOOD_LIMIT commands/presses in FLOOD_WINDOW s
+    # (or FLOOD_GROUP_LIMIT commands in one group) -> one notice, then ignored FLOOD_MUTE s. 0: off.
+    flood_limit: int = 20
+    flood_group_limit: int = 8
+    flood_window: float = 10.0
+    flood_mute: float = 60.0
 
     @property
     def file_base_url(self) -> str:

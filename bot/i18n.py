@@ -28,6 +28,7 @@ from bot.bidi import FSI as FSI
 from bot.bidi import LRM, isolate_lines, rtl_block
 from bot.bidi import PDI as PDI
 from bot.bidi import isolate as isolate
+from bot.render.text import neutralize
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,8 @@ class Translator:
                 values[key] = str(value) if is_id else self.number(value)
                 continue
             else:
-                s = html.escape(str(value), quote=False) if escape else str(value)
+                s = neutralize(str(value))  # no value may reorder or hide the text around it
+                s = html.escape(s, quote=False) if escape else s
             if self.rtl and not (is_id or (s.isascii() and s.isdigit())):
                 # An id (or any plain number) is never isolated: in "/event_{id}" an isolate would cut
                 # the command Telegram links at the "_". Other values keep their own direction, each
@@ -183,7 +185,7 @@ class Translator:
     def own(self, text: str) -> str:
         """People's own words (a title, a place, a description, a name) inside a message: HTML-escaped,
         and in right-to-left languages isolated line by line so each keeps its own direction."""
-        escaped = html.escape(text, quote=False)
+        escaped = html.escape(neutralize(text), quote=False)
         return isolate_lines(escaped) if self.rtl else escaped
 
     def language_name(self, code: str) -> str:

@@ -59,6 +59,8 @@ class Services:
     card_editor: Any = None  # handlers.events_cards.CardEditor
     vote_editor: Any = None  # handlers.votes.VoteEditor
     press_batcher: Any = None  # handlers.votes.PressBatcher
+    flood_guard: Any = None  # bot.domain.flood.FloodGuard (handlers/flood.py)
+    db_monitor: Any = None  # bot.db.outage.DbMonitor
 
     def notices_committed(self, due_at: datetime) -> None:
         """A transaction that enqueued notices committed (bot.schedule.notices calls this): wake the

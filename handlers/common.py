@@ -23,6 +23,7 @@ from telegram.error import RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.db import models as m
+from bot.db.outage import retry_while_down
 from bot.domain import people
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_, Translator, get_translator, negotiate
@@ -194,36 +195,44 @@ def handler(func: Handler) -> Callable[[Update, Context], Coroutine[Any, Any, No
         user = update.effective_user
         if chat is None:
             return
-        async with services.sessionmaker() as session:
-            person = None
-            network = await people.network_for_chat(session, chat.id) if chat.type != Chat.PRIVATE else None
-            if user is not None and not user.is_bot:
-                person = await people.upsert_person(
-                    session, user.id, user.first_name, user.last_name, user.username, user.language_code
-                )
-                if network is not None:
-                    await people.mark_member(session, network, person)
-            ctx = Ctx(
-                update=update,
-                context=context,
-                session=session,
-                services=services,
-                person=person,
-                chat=chat,
-                network=network,
-                t=translator_for(person, network),
-                now=services.clock(),
-            )
-            try:
-                await func(ctx)
-                await session.commit()
-            except UserError as err:
-                await session.rollback()
-                await _show_user_error(ctx, err)
-                # Keep the person row (and language choice) even when the action was refused.
-                await _persist_person(services, update)
+        # The database away (PostgreSQL unreachable, SQLite locked): the update is tried again when it
+        # is back instead of being lost (bot/db/outage.py).
+        await retry_while_down(services, lambda: _run(func, update, context, services, chat, user))
 
     return wrapper
+
+
+async def _run(
+    func: Handler, update: Update, context: Context, services: Services, chat: Chat, user: Any
+) -> None:
+    async with services.sessionmaker() as session:
+        person = None
+        network = await people.network_for_chat(session, chat.id) if chat.type != Chat.PRIVATE else None
+        if user is not None and not user.is_bot:
+            person = await people.upsert_person(
+                session, user.id, user.first_name, user.last_name, user.username, user.language_code
+            )
+            if network is not None:
+                await people.mark_member(session, network, person)
+        ctx = Ctx(
+            update=update,
+            context=context,
+            session=session,
+            services=services,
+            person=person,
+            chat=chat,
+            network=network,
+            t=translator_for(person, network),
+            now=services.clock(),
+        )
+        try:
+            await func(ctx)
+            await session.commit()
+        except UserError as err:
+            await session.rollback()
+            await _show_user_error(ctx, err)
+            # Keep the person row (and language choice) even when the action was refused.
+            await _persist_person(services, update)
 
 
 async def _persist_person(services: Services, update: Update) -> None:

@@ -16,6 +16,7 @@ from bot.domain.reminders import plan_event_reminders
 from bot.i18n import Translator
 from bot.render import events as rv
 from bot.schedule.notices import Rendered, after_send, enqueue, enqueue_to_people, renderer
+from handlers.approval import may_announce
 from handlers.common import Ctx
 from handlers.events_cards import card_for, event_and_network
 
@@ -46,6 +47,8 @@ async def announce(ctx: Ctx, event: m.Event, network: m.Network) -> None:
             ctx.t._("Created. I am posting it in the group too.") + "\n\n" + card.text, card.keyboard
         )
     followers = await ev.audience(ctx.session, event, followers=True, rsvped=False)
+    if not await may_announce(ctx, event, network):  # daily cap and approval: handlers/approval.py
+        followers = []
     await enqueue_to_people(
         ctx.session,
         [p for p in followers if p.id != ctx.person.id],

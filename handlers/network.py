@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo, available_timezones
 from telegram.ext import Application, CommandHandler
 
 from bot.domain import people
+from bot.domain.approval import set_required
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import LANGUAGE_NAMES, N_, normalize_language
 from bot.render.keyboard import Button, callback
 from bot.render.votes import RULE_LABELS
+from handlers.approval import setting_line as approval_line
 from handlers.common import Ctx, group_admins, handler
 from handlers.dialogue import Form, Step, begin, register_form
 from handlers.router import on_callback, parse_id
@@ -81,12 +83,14 @@ def _settings_text(ctx: Ctx, coordinators: list[str], translators: list[str]) ->
         else t._("Quorum: none"),
         t._("Named coordinators: {names}", names=", ".join(coordinators) or "—"),
         t._("Translators: {names}", names=", ".join(translators) or "—"),
+        approval_line(n, t),
         "",
         t._(
             "Group admins are always coordinators. To change a value, press a button, or write for example:\n"
             "/settings timezone Europe/Copenhagen\n/settings rules 10 7 7 7\n"
             "/settings coordinator add @name\n/settings translator add @name ar"
         ),
+        t._("/settings approval on: a coordinator approves members' events before followers are told."),
         t._(
             "/settings vote majority, /settings vote two-thirds or /settings vote quorum 5 set how votes are decided."
         ),
@@ -167,6 +171,9 @@ async def _apply_setting(ctx: Ctx, words: list[str]) -> str:
             if len(rest) < 3:
                 raise UserError(N_("Name the language too, for example: /settings translator add @name ar"))
             await people.set_translator(ctx.session, network, person, rest[2], add)
+        return N_("Saved.")
+    if key == "approval":  # handlers/approval.py
+        set_required(network, rest)
         return N_("Saved.")
     raise UserError(
         N_("I did not understand that setting. Example: {example}"), example="/settings rules 10 7 7 7"

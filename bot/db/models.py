@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -112,6 +113,8 @@ class Network(Base):
     # Default vote rule: "majority" or "two_thirds"; quorum is a minimum number of votes cast.
     vote_rule: Mapped[str] = mapped_column(String(16), default="majority")
     vote_quorum: Mapped[int | None] = mapped_column(Integer)
+    # Members' (not coordinators') events reach followers only after a coordinator approves (0007).
+    require_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -229,6 +232,11 @@ class Event(Base):
     # An occurrence of a series: the series, and the start its rule gave it (iCalendar RECURRENCE-ID).
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"))
     recurrence_at: Mapped[datetime | None] = mapped_column()
+    # Whether followers were told (bot/domain/approval.py): announced | capped (the member's daily
+    # allowance was used) | pending (waiting for a coordinator) | rejected. announce_chat_id: where the
+    # member created it, to tell them the outcome.
+    announcement: Mapped[str] = mapped_column(String(16), default="announced", server_default="announced")
+    announce_chat_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Rsvp(Base):

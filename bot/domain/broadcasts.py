@@ -17,9 +17,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.bidi import isolate_lines
 from bot.db import models as m
 from bot.domain.errors import NotFound, UserError
 from bot.i18n import N_, Translator
+from bot.render.text import TELEGRAM_LIMIT, fit_escaped
 from bot.schedule.notices import (
     Rendered,
     action,
@@ -245,13 +247,17 @@ async def render_broadcast(session: AsyncSession, notice: m.Notice, t: Translato
     text, translated = await memo(
         session, ("broadcast_text", bc.id, t.lang), lambda: texts_for(session, bc, t.lang)
     )
-    lines = [f"📣 <b>{t.own(network.name if network else '')}</b>", "", t.own(text)]
+    head = f"📣 <b>{t.own(network.name if network else '')}</b>"
+    foot = ""
     if not translated:
-        lines += [
-            "",
-            t._(
-                "<i>(Written in {language}; no translation into your language yet.)</i>",
-                language=t.language_name(bc.language),
-            ),
-        ]
-    return Rendered(t.lines("\n".join(lines)))
+        foot = t._(
+            "<i>(Written in {language}; no translation into your language yet.)</i>",
+            language=t.language_name(bc.language),
+        )
+    # Escaping can make a text of 3,500 characters several times longer (<, >, &): cut it sensibly
+    # rather than let the message be cut inside an entity. Room is kept for the direction marks.
+    marks = 3 * (text.count("\n") + 1) if t.rtl else 0
+    body = fit_escaped(text, TELEGRAM_LIMIT - len(head) - len(foot) - 8 - marks)
+    if t.rtl:
+        body = isolate_lines(body)
+    return Rendered(t.lines("\n\n".join(x for x in (head, body, foot) if x)))

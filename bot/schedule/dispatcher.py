@@ -37,6 +37,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application
 
 from bot.db import models as m
+from bot.db.outage import is_unavailable
 from bot.domain import deliveries
 from bot.i18n import Translator, get_translator, negotiate
 from bot.schedule.budget import SharedBudget
@@ -281,6 +282,18 @@ class Dispatcher:
             return self.stats["sent"] - sent_before
 
     async def _prepare(self, jobs: list[_Job]) -> list[_Job]:
+        """`_prepare_batch`, but when the database goes away meanwhile every row of the batch is given
+        back (pending) instead of staying claimed by this instance for ever or being failed."""
+        try:
+            return await self._prepare_batch(jobs)
+        except Exception as err:
+            if not is_unavailable(err):
+                raise
+            for job in jobs:  # rows already recorded keep their first result
+                self._record(self._result(job, "pending", error="database unavailable"))
+            return []
+
+    async def _prepare_batch(self, jobs: list[_Job]) -> list[_Job]:
         """Run actions, render messages (one session for the batch); returns the jobs to send."""
         out: list[_Job] = []
         # Actions first, each in its own transaction (on SQLite a second open session would wait
@@ -331,7 +344,9 @@ class Dispatcher:
                         self._record(self._result(job, "failed", error="unreachable"))
                         continue
                     job.rendered = await self._render(session, notice, person, network)
-                except Exception:
+                except Exception as err:
+                    if is_unavailable(err):
+                        raise
                     log.exception("rendering notice %s (%s) failed", job.id, job.kind)
                     self._record(self._result(job, "failed", error="render error"))
                     continue
@@ -353,7 +368,10 @@ class Dispatcher:
                     notice.state = "sent"
                     notice.sent_at = self.clock()
                 await session.commit()
-        except Exception:
+        except Exception as err:
+            if is_unavailable(err):  # done when the database is back, not failed for good
+                self._record(self._result(job, "pending", error="database unavailable"))
+                return
             log.exception("notice action %s (%s) failed", job.id, job.kind)
             self._record(self._result(job, "failed", error="action error"))
             return
@@ -410,7 +428,11 @@ class Dispatcher:
         assert rendered is not None
         rate_retries = 0
         while True:
-            await self.pacer.acquire(job.chat_id)
+            try:
+                await self.pacer.acquire(job.chat_id)
+            except Exception as err:  # the shared budget's table is unreachable (a database outage)
+                self._record(self._result(job, "pending", error=f"pacing: {type(err).__name__}"))
+                return
             if not self._claim_fresh(job):
                 # The claim may look stale to the other instances by now: give the row back unsent.
                 self._record(self._result(job, "pending", error="claim expired before sending"))

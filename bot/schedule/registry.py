@@ -60,6 +60,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "task_removed": ("renderer", "handlers.tasks"),
     "interp_counts": ("renderer", "handlers.interpreters"),
     "interp_confirmed": ("renderer", "handlers.interpreters"),
+    # members' events waiting for a coordinator (handlers/approval.py)
+    "approval_outcome": ("renderer", "handlers.approval"),
 }
 
 
@@ -78,6 +80,7 @@ def _import_handlers() -> None:
     import bot.domain.minutes
     import bot.domain.series
     import bot.render.meetings  # noqa: F401
+    import handlers.approval
     import handlers.events_notices
     import handlers.interpreters
     import handlers.places

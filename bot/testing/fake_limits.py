@@ -28,6 +28,8 @@ class FakeLimits(FakeState):
     def _failure_error(f: _Failure) -> _ApiError:
         if f.kind == "429":
             return _ApiError(429, f"Too Many Requests: retry after {f.retry_after}", f.retry_after)
+        if f.kind == "401":
+            return _ApiError(401, f.description or "Unauthorized")
         if f.kind == "403":
             return _ApiError(403, f.description or "Forbidden: bot was blocked by the user")
         if f.kind == "400":
@@ -92,7 +94,7 @@ class FakeLimits(FakeState):
         to ``chat_id``, fail. kind: "429" (with retry_after), "403", "400", "500", "502" or
         "timeout" (hold ``timeout_delay`` s, then close the connection without an answer; with
         ``deliver=True`` the call takes effect before that)."""
-        if kind not in ("429", "403", "400", "500", "502", "timeout"):
+        if kind not in ("429", "401", "403", "400", "500", "502", "timeout"):
             raise ValueError(f"unknown failure kind {kind!r}")
         method = self._canonical.get(method.lower(), method)
         self._failures.append(_Failure(method, chat_id, kind, count, retry_after, description, deliver))

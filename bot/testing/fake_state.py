@@ -67,7 +67,7 @@ _OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reactio
 
 # Parameters whose values are plain strings (never JSON-decoded).
 
-FailureKind = str  # "429" | "403" | "400" | "500" | "502" | "timeout"
+FailureKind = str  # "429" | "401" | "403" | "400" | "500" | "502" | "timeout"
 
 
 # --------------------------------------------------------------------------- data classes

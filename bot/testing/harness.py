@@ -61,7 +61,8 @@ class BotHarness:
         self._own_api = api is None
         self.clock = FakeClock(now)
         self.dispatch = dispatch
-        self.extra_settings = settings or {}
+        # Flood control off unless a test turns it on: tests send faster than any person.
+        self.extra_settings = {"flood_limit": 0, **(settings or {})}
         self._injected = 0
         self._processed = 0
         self._cond = asyncio.Condition()

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from bot.db.outage import monitor_of
 from bot.services import Services
 
 ROUTE_FACTORIES: list[Callable[[Services], list[BaseRoute]]] = []
@@ -63,6 +64,7 @@ def create_web_app(services: Services, extra_routes: list[BaseRoute] | None = No
 
     async def healthz(_request: Request) -> JSONResponse:
         checks: dict[str, Any] = {}
+        monitor = monitor_of(services)
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
                 async with services.engine.connect() as conn:
@@ -70,6 +72,9 @@ def create_web_app(services: Services, extra_routes: list[BaseRoute] | None = No
             checks["database"] = "ok"
         except Exception as err:
             checks["database"] = type(err).__name__
+        if checks["database"] == "ok" and monitor.down:
+            # Answered this time, but not yet seen back by the monitor's own probe.
+            checks["database"] = f"unreachable ({monitor.cause})"
         checks["bot_api"] = await probe.check()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)

@@ -27,6 +27,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.config import Settings
+from bot.db.outage import monitor_of, webhook_outage
 from bot.runner import ALLOWED_UPDATES, WebServer, _stop_on_signals, finish_dispatch, uvicorn_config
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,19 @@ def webhook_routes(app: Application, secret: str, path: str) -> list[BaseRoute]:
             return JSONResponse({"ok": False}, status_code=400)
         if update is None:
             return JSONResponse({"ok": False}, status_code=400)
+        # The database away: Telegram keeps the update and sends it again (bot/db/outage.py).
+        if monitor_of(app.bot_data["services"]).down:
+            return JSONResponse({"ok": False, "error": "database unavailable"}, status_code=503)
         # process_update reports handler failures to the error handler; it raises only on a bug in
         # the framework, and then a 500 makes Telegram try again.
-        await app.process_update(update)
+        gave_up: list[BaseException] = []
+        token = webhook_outage.set(gave_up)
+        try:
+            await app.process_update(update)
+        finally:
+            webhook_outage.reset(token)
+        if gave_up:
+            return JSONResponse({"ok": False, "error": "database unavailable"}, status_code=503)
         return Response(status_code=200)
 
     return [Route(path, receive, methods=["POST"])]
