@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import pkgutil
 import traceback
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from telegram import (
     BotCommand,
@@ -20,7 +21,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import HTTPXRequest
 
 from bot.commands import COMMANDS, CommandInfo
@@ -29,9 +30,12 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade
 from bot.db.models import Person
 from bot.db.outage import monitor_of
-from bot.http_request import LeanRequest
 from bot.i18n import LANGUAGES, get_translator, negotiate
 from bot.schedule import notices, registry
+from bot.schedule.budget import ChatBudget, SharedBudget
+from bot.schedule.gate import Gate
+from bot.schedule.outbox import Outbox
+from bot.schedule.pacing import Pacer
 from bot.services import AdminCache, Services
 
 log = logging.getLogger(__name__)
@@ -139,18 +143,41 @@ async def on_error(update: object, context: Any) -> None:
         pass
 
 
+# Connections to the Bot API (and requests in flight at once, see Outbox): at Telegram's 30/s with
+# 50-100 ms round trips about 3 are busy; a local Bot API server (no limits) keeps 8 busy. httpcore's
+# pool costs O(connections) per request, so a larger pool only costs CPU.
+POOL_SIZE = 8
+
+
 def _request() -> HTTPXRequest:
-    """Bot API calls over kept-alive asyncio streams (bot/http_request.py: 5x the sends per CPU second of
-    httpx's pool); getUpdates keeps httpx. LeanRequest speaks no proxy protocol, so where a proxy is
-    configured in the environment, httpx (which honours it) does all the calls."""
-    proxied = any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"))
-    if proxied:
-        return HTTPXRequest(connection_pool_size=64, pool_timeout=30)
-    return LeanRequest(connection_pool_size=64, pool_timeout=30)
+    """PTB's maintained httpx client over HTTP/1.1 with a pool of kept-alive connections; proxies
+    (HTTPS_PROXY, ALL_PROXY), TLS verification and uploads work the standard httpx way. getUpdates
+    gets PTB's own separate request object."""
+    return HTTPXRequest(
+        connection_pool_size=POOL_SIZE,
+        pool_timeout=30,
+        http_version="1.1",
+        httpx_kwargs={
+            "limits": httpx.Limits(
+                max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE, keepalive_expiry=60
+            )
+        },
+    )
+
+
+def _outbox(services: Services, bot: Callable[[], Any]) -> Outbox:
+    """The pacer and the outage gate every request goes through (see bot/schedule/outbox.py)."""
+    pacer = Pacer(services.limits)
+    if not pacer.limits.lifted and services.engine.dialect.name == "postgresql":
+        # Several instances may share this database: they share Telegram's limits too.
+        pacer.shared = SharedBudget(services.engine)
+        if pacer.limits.per_chat:
+            pacer.chats = ChatBudget(services.engine, pacer.limits)
+    return Outbox(pacer, Gate(lambda: bot().get_me()), in_flight=POOL_SIZE)
 
 
 def build_application(settings: Settings, **options: Any) -> Application:  # type: ignore[type-arg]
-    """Options (for tests and tools): migrate, register_commands, dispatch, rate_limiter (bools), engine,
+    """Options (for tests and tools): migrate, register_commands, dispatch (bools), engine,
     clock, limits (bot.schedule.pacing.Limits)."""
     if not settings.bot_token:
         raise ValueError("BOT_TOKEN is not set")
@@ -172,7 +199,6 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
     for name in ("migrate", "register_commands", "dispatch", "limits"):
         if name in options:
             setattr(services, name, options.pop(name))
-    rate_limiter = bool(options.pop("rate_limiter", False))
     if options:
         raise TypeError(f"unknown build_application options: {', '.join(sorted(options))}")
     builder = (
@@ -188,9 +214,10 @@ def build_application(settings: Settings, **options: Any) -> Application:  # typ
         .post_shutdown(_post_shutdown)
         .request(_request())
     )
-    if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
-    app = builder.build()
+    holder: list[Any] = []
+    services.outbox = _outbox(services, lambda: holder[0].bot)
+    app = builder.rate_limiter(services.outbox).build()
+    holder.append(app)
     app.bot_data["services"] = services
     for mod in feature_modules():
         mod.register(app)

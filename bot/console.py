@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import re
 import sys
@@ -246,8 +247,10 @@ async def run_console(
     factory: Callable[[Any], Any]
     if app_factory is None:
         from bot.app import build_application
+        from bot.schedule.pacing import Limits
 
-        factory = build_application
+        # The fake counts no per-chat limits: replies need not wait a second for each other here.
+        factory = functools.partial(build_application, limits=Limits.global_only())
     else:
         factory = app_factory
 

@@ -17,6 +17,7 @@ from bot.db.models import utcnow
 
 if TYPE_CHECKING:
     from bot.schedule.dispatcher import Dispatcher
+    from bot.schedule.outbox import Outbox
     from bot.schedule.pacing import Limits
 
 
@@ -47,6 +48,8 @@ class Services:
     sessionmaker: async_sessionmaker[AsyncSession]
     admins: AdminCache
     dispatcher: Dispatcher | None = None
+    # The one way out (pacer + outage gate) every Bot API request passes through.
+    outbox: Outbox | None = None
     # The clock every feature reads; tests replace it to walk through time.
     clock: Callable[[], datetime] = utcnow
     # What build_application was asked for (tests and tools turn these off or tune them).

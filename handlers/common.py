@@ -3,7 +3,7 @@ the reader's language resolved, user errors translated, commit on success, rollb
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -19,7 +19,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.db import models as m
@@ -97,8 +97,39 @@ class Ctx:
         force_reply: bool = False,
         quote: bool = True,
     ) -> Message | None:
-        """Reply in this chat, split to Telegram's length limit; buttons go on the last part."""
+        """Reply in this chat, split to Telegram's length limit; buttons go on the last part.
+
+        In a group that has used up Telegram's 20 messages a minute, an answer that would wait longer
+        than `GROUP_PATIENCE` (3 s) goes to the person privately instead, with a line saying why; a person
+        who never started the bot (Telegram refuses) gets it in the group, in order, when its turn
+        comes. Nothing is dropped either way."""
         msg = self.update.effective_message
+        user = self.update.effective_user
+        outbox = self.services.outbox
+        if (
+            not self.is_private
+            and user is not None
+            and not user.is_bot
+            and outbox is not None
+            and outbox.pacer.chat_wait(self.chat.id) > GROUP_PATIENCE
+        ):
+            intro = self.t._(
+                "You asked in {group}, where many messages are waiting for their turn right now, "
+                "so here is my answer privately.",
+                group=self.chat.title or "",
+            )
+            with contextlib.suppress(Forbidden):
+                return await self._send(user.id, intro + "\n\n" + text, keyboard, force_reply, None)
+        return await self._send(self.chat.id, text, keyboard, force_reply, msg if quote else None)
+
+    async def _send(
+        self,
+        chat_id: int,
+        text: str,
+        keyboard: Keyboard | None,
+        force_reply: bool,
+        quote: Message | None,
+    ) -> Message | None:
         parts = split_message(text)
         sent: Message | None = None
         for i, part in enumerate(parts):
@@ -109,10 +140,10 @@ class Ctx:
             elif last and force_reply:
                 reply_markup = ForceReply(selective=True)
             kwargs: dict[str, Any] = {"reply_markup": reply_markup}
-            if quote and msg is not None and i == 0 and not self.is_private:
-                kwargs["reply_to_message_id"] = msg.message_id
+            if quote is not None and i == 0 and chat_id < 0:
+                kwargs["reply_to_message_id"] = quote.message_id
                 kwargs["allow_sending_without_reply"] = True
-            sent = await send_paced(self.context, self.chat.id, part, **kwargs)
+            sent = await send_paced(self.context, chat_id, part, **kwargs)
         return sent
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
@@ -260,22 +291,15 @@ def split_fields(text: str, count: int) -> list[str]:
     return parts
 
 
-# A reply held back by a 429 longer than this is dropped (the person would not connect it any more).
-MAX_REPLY_WAIT = 15.0
+# Seconds an answer in a busy group may wait for its turn before it goes to the person privately:
+# people expect an answer to a command within a couple of seconds.
+GROUP_PATIENCE = 3.0
 
 
 async def send_paced(context: Context, chat_id: int, text: str, **kwargs: Any) -> Message:
-    """send_message that honours Telegram's 429 (retry_after) once instead of losing the reply: in a
-    busy group the bot's own announcements may use up the chat's budget of 20 messages a minute."""
-    try:
-        return await context.bot.send_message(chat_id, text, **kwargs)
-    except RetryAfter as err:
-        delay = err.retry_after
-        wait = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
-        if wait > MAX_REPLY_WAIT:
-            raise
-        await asyncio.sleep(wait)
-        return await context.bot.send_message(chat_id, text, **kwargs)
+    """send_message through the one way out (bot/schedule/outbox.py): paced in the answers lane,
+    a 429 retried in place, held (not lost) while Telegram is unreachable."""
+    return await context.bot.send_message(chat_id, text, **kwargs)
 
 
 async def send_to(

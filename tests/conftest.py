@@ -7,6 +7,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -27,14 +28,24 @@ def _pg_reachable() -> bool:
     return _pg_ok
 
 
+def require_postgresql(reachable: bool, in_ci: bool = IN_CI) -> None:
+    """Skip the PostgreSQL half of a test on a developer's machine without the server; in CI
+    (CI=true) that is a failure, never a skip."""
+    if reachable:
+        return
+    if in_ci:
+        pytest.fail(
+            f"CI=true but PostgreSQL at {testdb.PG_ADMIN_URL.rsplit('@', 1)[-1]} is not reachable: CI must run the PostgreSQL tests",
+            pytrace=False,
+        )
+    pytest.skip(f"PostgreSQL not reachable at {testdb.PG_ADMIN_URL.rsplit('@', 1)[-1]} (outside CI)")
+
+
 @pytest.fixture(params=_BACKENDS)
 async def db_url(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[str]:
     """A migrated, empty database: every test runs once per backend."""
     if request.param == "postgresql":
-        if not await testdb.pg_available():
-            if IN_CI:
-                pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable; CI must run the PostgreSQL tests")
-            pytest.skip("PostgreSQL not reachable (outside CI)")
+        require_postgresql(await testdb.pg_available())
         url = await testdb.pg_url()
         try:
             yield url
@@ -65,6 +76,35 @@ async def clocked_bot(db_url: str, start_time: datetime) -> AsyncIterator[BotHar
     """The bot on a frozen clock; `await bot.advance(days=1)` moves time and delivers what is due."""
     async with BotHarness(db_url, now=start_time) as harness:
         yield harness
+
+
+# --- skipped tests, said loudly (scripts/test prints this list again at its very end) ---------------
+_SKIPPED: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _SKIPPED.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if not _SKIPPED:
+        return
+    by_reason: dict[str, list[str]] = {}
+    for nodeid, reason in _SKIPPED:
+        by_reason.setdefault(reason, []).append(nodeid)
+    tr = terminalreporter
+    tr.write_sep("!", f"{len(_SKIPPED)} TESTS SKIPPED: this run proves less than CI's", red=True, bold=True)
+    for reason, nodeids in sorted(by_reason.items()):
+        tr.write_line(f"{len(nodeids)} skipped: {reason}", red=True, bold=True)
+        for nodeid in nodeids:
+            tr.write_line(f"    {nodeid}")
+    report = os.environ.get("VOLBOT_SKIP_REPORT")
+    if report:
+        with open(report, "w", encoding="utf-8") as f:
+            for nodeid, reason in _SKIPPED:
+                f.write(f"{nodeid}\t{reason}\n")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -54,7 +54,8 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [name for name in before if before[name] != after[name]]
 
 
-async def test_coordinator_commands_and_buttons_refused_for_everyone_else(bot: BotHarness) -> None:
+async def test_coordinator_commands_and_buttons_refused_for_everyone_else(clocked_bot: BotHarness) -> None:
+    bot = clocked_bot  # frozen at Monday 23 November 2026: the dates below stay in the future for good
     coord_a = bot.user(1, "Mette", "en", username="mette")
     coord_b = bot.user(2, "Bent", "en", username="bent")
     member = bot.user(3, "Yonas", "en", username="yonas")

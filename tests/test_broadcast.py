@@ -20,23 +20,91 @@ async def _network_with_followers(h: BotHarness, n: int) -> tuple[object, object
     return admin, group, followers
 
 
+BROADCAST_DA = "📣 Integrationsnetværket\n\nFællesspisning i aften kl. 18 i Medborgerhuset"
+
+
 async def test_broadcast_now_reaches_every_follower_once_with_progress(clocked_bot: BotHarness) -> None:
     h = clocked_bot
     admin, group, followers = await _network_with_followers(h, 8)
+    mark = len(h.api.all_calls)
     calls = await h.say(admin, "/broadcast Fællesspisning i aften kl. 18 i Medborgerhuset", group)  # type: ignore[arg-type]
-    assert calls == [] or all(c.chat_id == group.id for c in calls)  # type: ignore[attr-defined]
-    await h.run_due()
+    # sent at once: no reply while handling; the progress message comes from the delivery
+    assert calls == []
+    assert await h.run_due() == 8 + 1  # eight followers and the progress message
+    # The final edit of the progress message may still be on its way (paced: one message a second
+    # per group): wait for it, however slow the machine.
+    await h.api.wait_for(
+        lambda c: c.chat_id == group.id and "Færdig" in (c.plain_text or ""), timeout=30, start=mark
+    )
+    expected = {
+        "da": BROADCAST_DA,
+        # Every line reads right-to-left (RLM before a line that would not), the network's name and
+        # the text isolated, the language named in Arabic.
+        "ar": "\u200f📣 \u2068Integrationsnetværket\u2069\n\n"
+        "\u200f\u2068Fællesspisning i aften kl. 18 i Medborgerhuset\u2069\n\n"
+        "(مكتوب باللغة \u2068الدانمركية\u2069؛ لا توجد ترجمة إلى لغتك بعد.)",
+        "ti": "📣 Integrationsnetværket\n\nFællesspisning i aften kl. 18 i Medborgerhuset\n\n"
+        "(ብቋንቋ ዳኒሽ ተጻሒፉ፤ ገና ናብ ቋንቋኹም ኣይተተርጎመን።)",
+        "en": "📣 Integrationsnetværket\n\nFællesspisning i aften kl. 18 i Medborgerhuset\n\n"
+        "(Written in Danish; no translation into your language yet.)",
+    }
     for f in followers:
-        got = [c for c in h.api.sent_messages(f.id) if "Fællesspisning" in (c.text or "")]  # type: ignore[attr-defined]
-        assert len(got) == 1
-    ar = h.api.sent_messages(followers[1].id)[-1].plain_text or ""  # type: ignore[attr-defined]
-    # The original, with a note naming the language in Arabic (not "باللغة Dansk").
-    assert "Fællesspisning" in ar and "الدانمركية" in ar and "Dansk" not in ar
+        got = [c.plain_text for c in h.api.sent_messages(f.id) if "Fællesspisning" in (c.text or "")]  # type: ignore[attr-defined]
+        assert got == [expected[f.language_code]], (f.language_code, got)  # type: ignore[attr-defined]
     progress = [
-        c for c in h.api.all_calls if c.chat_id == group.id and c.method in ("sendMessage", "editMessageText")
-    ]  # type: ignore[attr-defined]
-    final = progress[-1].plain_text or ""
-    assert "8" in final
+        c
+        for c in h.api.all_calls[mark:]
+        if c.chat_id == group.id and c.method in ("sendMessage", "editMessageText")  # type: ignore[attr-defined]
+    ]
+    assert progress[0].method == "sendMessage"
+    assert progress[0].plain_text == "📣 Rundsendelse #1\nSender… 0 af 8 sendt."
+    assert all(c.method == "editMessageText" for c in progress[1:])
+    assert progress[-1].plain_text == "📣 Rundsendelse #1\nFærdig: sendt til 8 af 8 følgere."
+    assert h.api.duplicates() == {}
+
+
+async def test_two_broadcasts_to_the_same_followers_both_arrive(clocked_bot: BotHarness) -> None:
+    """Each broadcast is its own message to each follower (a dedup key without the broadcast's id
+    would make the second reach nobody), also when both are due in the same run."""
+    h = clocked_bot
+    admin, group, followers = await _network_with_followers(h, 3)
+    await h.say(admin, "/broadcast Første besked", group)  # type: ignore[arg-type]
+    assert await h.run_due() == 3 + 1
+    await h.api.wait_for(lambda c: "#1\nFærdig" in (c.plain_text or ""), timeout=30, start=0)
+    await h.say(admin, "/broadcast Anden besked", group)  # type: ignore[arg-type]
+    await h.say(admin, "/broadcast Tredje besked", group)  # type: ignore[arg-type]
+    assert await h.run_due() == 2 * (3 + 1)
+    for i in (2, 3):
+        await h.api.wait_for(lambda c, i=i: f"#{i}\nFærdig" in (c.plain_text or ""), timeout=30, start=0)
+    for f in followers:
+        got = [
+            line.strip("\u200e\u200f\u2068\u2069")  # Arabic: the line's direction marks
+            for c in h.api.sent_messages(f.id)  # type: ignore[attr-defined]
+            for line in (c.plain_text or "").splitlines()
+            if line.strip("\u200e\u200f\u2068\u2069").endswith(" besked")
+        ]
+        assert got == ["Første besked", "Anden besked", "Tredje besked"], got
+    finals = [
+        c.plain_text
+        for c in h.api.all_calls
+        if c.chat_id == group.id and "Færdig" in (c.plain_text or "")  # type: ignore[attr-defined]
+    ]
+    # The keys are a stored contract (a restart or a second instance re-plans with the same keys):
+    # one per broadcast and follower, one start and one progress message per broadcast.
+    async with h.services.sessionmaker() as s:
+        pids = sorted((await s.scalars(select(m.Person.id).where(m.Person.tg_id >= 100))).all())
+        notices = (
+            await s.execute(select(m.Notice.kind, m.Notice.dedup_key, m.Notice.ref_id, m.Notice.state))
+        ).all()
+    expected = set()
+    for b in (1, 2, 3):
+        expected |= {
+            ("broadcast_start", f"bcstart:{b}", b, "sent"),
+            ("broadcast_progress", f"bcprog:{b}", b, "sent"),
+        }
+        expected |= {("broadcast", f"bc:{b}:{pid}", b, "sent") for pid in pids}
+    assert {tuple(n) for n in notices} == expected
+    assert sorted(finals) == [f"📣 Rundsendelse #{i}\nFærdig: sendt til 3 af 3 følgere." for i in (1, 2, 3)]
     assert h.api.duplicates() == {}
 
 
@@ -78,9 +146,18 @@ async def test_bad_time_and_non_coordinator_change_nothing(clocked_bot: BotHarne
     h = clocked_bot
     admin, group, followers = await _network_with_followers(h, 1)
     calls = await h.say(admin, "/broadcast Hej | at i forgårs", group)  # type: ignore[arg-type]
-    assert calls and calls[-1].method == "sendMessage"
+    assert [(c.method, c.chat_id) for c in calls] == [("sendMessage", group.id)]  # type: ignore[attr-defined]
+    assert texts(calls) == [
+        "⚠️ Tilføj et klokkeslæt til datoen, sådan her: "
+        "3. december kl. 17 · 2026-12-03 17:00 · i morgen kl. 18"
+    ]
+    calls = await h.say(admin, "/broadcast Hej | at 2026-11-20 10:00", group)  # type: ignore[arg-type]
+    assert texts(calls) == [
+        "⚠️ »2026-11-20 10:00« ligger i fortiden. Angiv en fremtidig dato og et klokkeslæt, sådan her: "
+        "3. december kl. 17 · 2026-12-03 17:00 · i morgen kl. 18"
+    ]
     calls = await h.say(followers[0], "/broadcast Spam", group)  # type: ignore[arg-type]
-    assert "coordinator" in " ".join(texts(calls)).lower() or "koordinator" in " ".join(texts(calls)).lower()
+    assert texts(calls) == ["⚠️ Kun netværkets koordinatorer kan gøre det."]
     async with h.services.sessionmaker() as s:
         assert await s.scalar(select(m.Broadcast)) is None
 

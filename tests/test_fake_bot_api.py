@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import html
 import io
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -157,11 +156,10 @@ async def test_long_poll_returns_promptly(api: FakeBotAPI, bot: telegram.Bot) ->
         api.inject_message(ANN, text="/start@volbot_test_bot hello")
 
     task = asyncio.create_task(inject_later())
-    t0 = time.monotonic()
-    updates = await bot.get_updates(timeout=5)
-    elapsed = time.monotonic() - t0
+    # A long poll of a minute returns with the update as soon as it is injected (were it to wait
+    # out its timeout instead, wait_for would give up first).
+    updates = await asyncio.wait_for(bot.get_updates(timeout=60, read_timeout=90), 30)
     await task
-    assert 0.15 < elapsed < 1.0
     assert len(updates) == 1
     message = updates[0].message
     assert message is not None and message.text == "/start@volbot_test_bot hello"
@@ -308,14 +306,12 @@ async def test_next_message_and_wait_for(api: FakeBotAPI, bot: telegram.Bot) -> 
         await api.next_message(ANN.id, timeout=0.2)
 
 
-async def test_throughput_sequential(api: FakeBotAPI, bot: telegram.Bot) -> None:
+async def test_many_sequential_sends_all_recorded_in_order(api: FakeBotAPI, bot: telegram.Bot) -> None:
+    # (How fast: bench/broadcast.py prints capacity; a test does not time the machine.)
     n = 300
-    t0 = time.perf_counter()
     for i in range(n):
         await bot.send_message(1 + i % 10, f"m{i}")
-    rate = n / (time.perf_counter() - t0)
-    print(f"sequential PTB sends against the fake: {rate:.0f}/s")
-    assert rate > 100
+    assert [c.text for c in api.sent_messages()] == [f"m{i}" for i in range(n)]
 
 
 async def test_membership_updates(api: FakeBotAPI, bot: telegram.Bot) -> None:

@@ -217,7 +217,9 @@ async def _build(bot: BotHarness) -> World:
 
 
 @pytest.fixture
-async def world(bot: BotHarness) -> AsyncIterator[World]:
+async def world(clocked_bot: BotHarness) -> AsyncIterator[World]:
+    # The frozen clock (Monday 23 November 2026): the dates below stay in the future for good.
+    bot = clocked_bot
     yield await _build(bot)
     # What background tasks (card and vote editors) sent after the last example is checked too.
     await bot.api.wait_quiet()

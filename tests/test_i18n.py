@@ -52,22 +52,49 @@ def test_plural_slots_follow_cldr(lang: str, counts: dict[int, int]) -> None:
         assert plural(n) == slot, (lang, n)
 
 
-def test_plural_messages_differ_per_form() -> None:
-    ar = get_translator("ar")
-    forms = {
-        ar.n_("Agenda items due {n} day before a meeting", "Agenda items due {n} days before a meeting", n)
-        for n in (1, 2, 5, 11, 100)
-    }
-    assert len(forms) >= 4
-    da = get_translator("da")
-    assert (
-        "1 dag "
-        in da.n_("Agenda items due {n} day before a meeting", "Agenda items due {n} days before a meeting", 1)
-        + " "
-    )
-    assert "10 dage" in da.n_(
-        "Agenda items due {n} day before a meeting", "Agenda items due {n} days before a meeting", 10
-    )
+DEADLINE_ONE, DEADLINE_MANY = (
+    "Agenda items due {n} day before a meeting",
+    "Agenda items due {n} days before a meeting",
+)
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (
+            "ar",  # zero, one, two, few (3-10), many (11-99), other (100+): six forms, each its own words
+            {
+                0: "آخر موعد لبنود جدول الأعمال: 0 يوم قبل الاجتماع",
+                1: "آخر موعد لبنود جدول الأعمال: يوم واحد قبل الاجتماع",
+                2: "آخر موعد لبنود جدول الأعمال: يومان قبل الاجتماع",
+                5: "آخر موعد لبنود جدول الأعمال: 5 أيام قبل الاجتماع",
+                11: "آخر موعد لبنود جدول الأعمال: 11 يومًا قبل الاجتماع",
+                100: "آخر موعد لبنود جدول الأعمال: 100 يوم قبل الاجتماع",
+            },
+        ),
+        (
+            "da",
+            {
+                0: "Frist for dagsordenspunkter: 0 dage før et møde",
+                1: "Frist for dagsordenspunkter: 1 dag før et møde",
+                2: "Frist for dagsordenspunkter: 2 dage før et møde",
+                10: "Frist for dagsordenspunkter: 10 dage før et møde",
+            },
+        ),
+        (
+            "ti",  # 0 and 1 singular
+            {
+                0: "ቀነ-ገደብ ነጥብታት ኣጀንዳ፦ 0 መዓልቲ ቅድሚ ኣኼባ",
+                1: "ቀነ-ገደብ ነጥብታት ኣጀንዳ፦ 1 መዓልቲ ቅድሚ ኣኼባ",
+                2: "ቀነ-ገደብ ነጥብታት ኣጀንዳ፦ 2 መዓልታት ቅድሚ ኣኼባ",
+                11: "ቀነ-ገደብ ነጥብታት ኣጀንዳ፦ 11 መዓልታት ቅድሚ ኣኼባ",
+            },
+        ),
+    ],
+)
+def test_plural_messages_use_the_right_form(lang: str, expected: dict[int, str]) -> None:
+    t = get_translator(lang)
+    assert {n: t.n_(DEADLINE_ONE, DEADLINE_MANY, n) for n in expected} == expected
 
 
 def test_negotiation_order() -> None:
@@ -109,7 +136,9 @@ def test_ids_stay_typable_and_counts_are_localised() -> None:
 def test_check_finds_messages_pybabel_cannot_see(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "bot").mkdir()
     (tmp_path / "handlers").mkdir()
-    (tmp_path / "bot" / "page.py").write_text('def page(t):\n    return f"<p>{t._(\'Hidden in an f-string\')}</p>"\n')
+    (tmp_path / "bot" / "page.py").write_text(
+        "def page(t):\n    return f\"<p>{t._('Hidden in an f-string')}</p>\"\n"
+    )
     monkeypatch.setattr(i18n_tools, "ROOT", tmp_path)
     assert i18n_tools.used_in_code() == {"Hidden in an f-string": "bot/page.py:2"}
     problems = i18n_tools.check(("da",))

@@ -68,8 +68,31 @@ def test_parse_when_never_crashes(text: str, tz: str, lang: str | None) -> None:
 @given(text=st.text(max_size=5000), n=st.integers(min_value=1, max_value=6))
 def test_split_fields_is_total(text: str, n: int) -> None:
     fields = split_fields(text, n)
-    assert isinstance(fields, list) and len(fields) <= max(n, len(fields))
     assert all(isinstance(f, str) for f in fields)
+    if not text:
+        assert fields == []
+        return
+    # exactly one field per `|` up to n, the last keeping any further `|`; each field stripped
+    assert len(fields) == min(n, text.count("|") + 1)
+    assert fields == [f.strip() for f in fields]
+    assert all("|" not in f for f in fields[:-1])
+    if len(fields) < n:
+        assert "|" not in fields[-1]
+    # nothing but the separators used and blanks around fields is lost
+    joined = "".join(fields)
+    assert joined.count("|") == text.count("|") - (len(fields) - 1)
+    kept = [c for c in joined if not c.isspace() and c != "|"]
+    assert kept == [c for c in text if not c.isspace() and c != "|"]
+
+
+def test_split_fields_examples() -> None:
+    assert split_fields("", 3) == []
+    assert split_fields("a", 3) == ["a"]
+    assert split_fields(" a | b | c ", 3) == ["a", "b", "c"]
+    assert split_fields("a | b | c | d", 3) == ["a", "b", "c | d"]
+    assert split_fields("a || c", 2) == ["a", "| c"]
+    assert split_fields(" | x", 2) == ["", "x"]
+    assert split_fields("a | b", 1) == ["a | b"]
 
 
 @settings(max_examples=200, deadline=None)

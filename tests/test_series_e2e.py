@@ -137,6 +137,18 @@ async def test_three_dates_meeting_series(clocked_bot: BotHarness, lang: str, wh
     # Each meeting runs its own notice cycle.
     calls_due = await _count(bot, m.Notice, m.Notice.kind == "mtg_stage")
     assert calls_due >= 3 * 4
+    # Only the first meeting's call goes out now; each later one the day after the meeting before it.
+    stage_rows = await _rows(bot, m.Notice)
+    call_days = sorted(
+        (n.due_at.astimezone(UTC).date(), n.ref_id)
+        for n in stage_rows
+        if n.kind == "mtg_stage" and n.payload.get("stage") == "call"
+    )
+    assert [(d.day, d.month) for d, _ in call_days] == [
+        (bot.clock().day, bot.clock().month),
+        (18, 5),
+        (31, 8),
+    ]
     # Moving one meeting asks; "Only this one" moves that one alone.
     asked = await bot.say(admin, f"/movemeeting {meetings[1].id} | 2027-09-06 16:30", group)
     question = _question(asked, "mscope:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -100,7 +101,7 @@ async def test_buttons_change_keep_and_names_in_tally(bot: BotHarness) -> None:
             c.method == "editMessageText" and c.ok and "Against (1): Amal" in t and "Abstain (1): Lars" in t
         )
 
-    await bot.api.wait_for(shows_both, timeout=10, start=0)
+    await bot.api.wait_for(shows_both, timeout=30, start=0)
     vote = await _vote(bot, vote_id)
     assert vote.status == "open" and vote.revision >= 3
 
@@ -275,7 +276,7 @@ async def test_hand_count_records_and_validates(bot: BotHarness) -> None:
     def final(c: Call) -> bool:
         return c.method == "editMessageText" and c.ok and "(14)" in (c.plain_text or "") and not c.buttons()
 
-    await bot.api.wait_for(final, timeout=10, start=0)
+    await bot.api.wait_for(final, timeout=30, start=0)
 
 
 async def test_deadline_closes_the_vote(clocked_bot: BotHarness) -> None:
@@ -346,10 +347,10 @@ async def test_300_concurrent_presses_exact_tally(bot: BotHarness) -> None:
     ballots = await _ballots(bot, vote_id)
     assert len(ballots) == 300
     for i in range(300):
-        first = CODES[codes[i % 3]]
-        # a voter who pressed once has exactly that choice; one who pressed twice at once has one
-        # ballot with one of the two (the presses raced: neither lost, none doubled)
-        assert ballots[10_000 + i] == first if i >= 60 else ballots[10_000 + i] in (first, "for")
+        # a voter who pressed once has exactly that choice; one who pressed twice has one ballot with
+        # the LAST press (updates are handled in order and presses batched in order: the last one wins)
+        expected = "for" if i < 60 else CODES[codes[i % 3]]
+        assert ballots[10_000 + i] == expected, (i, ballots[10_000 + i])
     answers = [c for c in bot.api.all_calls if c.method == "answerCallbackQuery" and c.ok]
     assert len(answers) >= 360
     await bot.say(admin, "/closevote", group)
@@ -373,6 +374,47 @@ async def test_300_concurrent_presses_exact_tally(bot: BotHarness) -> None:
             and "Closed" in t
         )
 
-    await bot.api.wait_for(final_shown, timeout=15, start=0)
+    await bot.api.wait_for(final_shown, timeout=60, start=0)
     edits = [c for c in bot.api.all_calls if c.method == "editMessageText" and c.chat_id == group.id]
-    assert len(edits) <= 15
+    # The editor keeps at most 15 edits per group and minute (Telegram allows 20) and 3 s between
+    # edits of one vote, however long the storm takes on this machine. Measured where the fake
+    # received them, with a margin for requests bunched in transit: any 58 s hold at most 15, and
+    # two edits are at least 2 s apart (an editor without limits would make one per press).
+    times = [c.time for c in edits]
+    assert max(sum(1 for u in times if t <= u < t + 58.0) for t in times) <= 15, times
+    assert all(b - a >= 2.0 for a, b in itertools.pairwise(times)), times
+
+
+async def test_last_press_of_a_person_in_one_batch_wins(bot: BotHarness) -> None:
+    """Several presses of one person inside ONE batch (record_presses called once): the last one
+    is the ballot, whatever came first; other people's single presses are untouched."""
+    from bot.domain.votes import PressIn, record_presses
+
+    admin, group = await _network(bot)
+    vote_id, _msg = await _open(bot, admin, group, "/vote Batch")
+
+    def press(tg: int, code: str) -> PressIn:
+        return PressIn(tg, f"P{tg}", None, None, "da", group.id, vote_id, code)
+
+    batch = [
+        press(20_001, "a"),
+        press(20_002, "x"),
+        press(20_001, "x"),
+        press(20_003, "f"),
+        press(20_001, "f"),  # 20_001: against, abstain, for -> for
+        press(20_002, "a"),  # 20_002: abstain, against -> against
+    ]
+    async with bot.services.sessionmaker() as s:
+        out = await record_presses(s, batch, bot.clock())
+        await s.commit()
+    assert [r.ok for r in out] == [True] * 6
+    assert [r.choice for r in out] == ["against", "abstain", "abstain", "for", "for", "against"]
+    assert await _ballots(bot, vote_id) == {20_001: "for", 20_002: "against", 20_003: "for"}
+    # a later batch that presses the same choice again keeps it; a different one replaces it
+    async with bot.services.sessionmaker() as s:
+        out = await record_presses(
+            s, [press(20_001, "f"), press(20_003, "x"), press(20_003, "a")], bot.clock()
+        )
+        await s.commit()
+    assert [r.changed for r in out] == [False, True, True]
+    assert await _ballots(bot, vote_id) == {20_001: "for", 20_002: "against", 20_003: "against"}

@@ -26,7 +26,7 @@ from bot.domain.vote_rules import decide, parse_hands, parse_rule
 )
 def test_decide(rule: str, counts: tuple[int, int, int], quorum: int | None, outcome: str, by: str) -> None:
     result = decide(rule, *counts, quorum_needed=quorum)
-    assert (result.outcome, result.decided_by) == (outcome, by)
+    assert (result.outcome, result.decided_by, result.quorum_needed) == (outcome, by, quorum)
 
 
 def test_parse_rule_and_hands() -> None:
@@ -41,3 +41,32 @@ def test_parse_rule_and_hands() -> None:
     ):
         with pytest.raises(UserError):
             parse_hands(bad)
+
+
+FORMAT = "Write the vote's number and three counts: for, against, abstain. Example: {example}"
+TOO_LARGE = "Those numbers are too large. Example: {example}"
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["12", "14", "3"], FORMAT),
+        (["12", "14", "3", "1", "0"], FORMAT),
+        (["12", "-1", "3", "1"], FORMAT),
+        (["12", "a", "3", "1"], FORMAT),
+        (["12", "1000000", "0", "0"], FORMAT),  # seven digits: not even read
+        (["1234567", "1", "0", "0"], FORMAT),
+        (["12", "100001", "0", "0"], TOO_LARGE),  # six digits, above 100 000
+        (["12", "0", "100001", "0"], TOO_LARGE),
+        (["12", "0", "0", "100001"], TOO_LARGE),
+    ],
+)
+def test_parse_hands_refuses_with_the_reason(words: list[str], message: str) -> None:
+    with pytest.raises(UserError) as err:
+        parse_hands(words)
+    assert (err.value.message, err.value.params) == (message, {"example": "/handcount 12 14 3 1"})
+
+
+def test_parse_hands_takes_up_to_100000_hands() -> None:
+    assert parse_hands(["123456", "100000", "100000", "100000"]) == ("123456", 100000, 100000, 100000)
+    assert parse_hands(["7", "0", "0", "0"]) == ("7", 0, 0, 0)

@@ -565,3 +565,15 @@ class InterpreterConfirmation(Base):
     language: Mapped[str] = mapped_column(String(8))
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatSendSlot(Base):
+    """Telegram's per-chat limits shared by the instances on one PostgreSQL database: one row per
+    chat and time slot taken (see `ChatBudget` in bot/schedule/budget.py)."""
+
+    __tablename__ = "chat_send_slots"
+
+    # A hash of the chat id (negative for groups; see `chat_key`): the table names nobody.
+    chat_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The database clock in units of the chat's slot width (1 s private, 60/18 s group).
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

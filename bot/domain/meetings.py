@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
@@ -132,7 +132,12 @@ async def plan_notices(
 
     `call=False` (a moved meeting): no new call notice — the notice of the move says it instead."""
     added = 0
-    for stage, due in stage_times(meeting, network, now).items():
+    times = stage_times(meeting, network, now)
+    if "call" in times:
+        times["call"] = await call_time(session, meeting, network, now)
+        # A later call (a meeting further on in a series): the stages before it are left out.
+        times = {k: v for k, v in times.items() if k == "call" or v > times["call"]}
+    for stage, due in times.items():
         if stage == "call" and not call:
             continue
         added += await enqueue(
@@ -167,6 +172,25 @@ async def plan_notices(
         payload={"ts": stamp(meeting)},
     )
     return added
+
+
+async def call_time(session: AsyncSession, meeting: m.Meeting, network: m.Network, now: datetime) -> datetime:
+    """When the call for agenda items goes out: at once, except for a meeting in a series planned
+    while an earlier meeting of the series is still ahead — then the day after that meeting (its
+    members are not asked for items to three meetings at once), if that is before the deadline."""
+    if meeting.series_id is None:
+        return now
+    previous = await session.scalar(
+        select(func.max(m.Meeting.starts_at)).where(
+            m.Meeting.series_id == meeting.series_id,
+            m.Meeting.status == "scheduled",
+            m.Meeting.starts_at < meeting.starts_at,
+        )
+    )
+    if previous is None:
+        return now
+    after = days_before(previous, -1, zone(network))
+    return after if now < after < deadline_of(meeting, network) else now
 
 
 @action(KIND_FANOUT)
@@ -246,6 +270,8 @@ async def create_meeting(
     place: str,
     now: datetime,
     coordinator_ids: Iterable[int] = (),
+    *,
+    series_id: int | None = None,
 ) -> m.Meeting:
     if starts_at <= now:
         raise UserError(N_("That time has already passed. Example: /newmeeting 2027-04-06 17:00 | Rådhuset"))
@@ -271,6 +297,7 @@ async def create_meeting(
         created_by=creator.id if creator else None,
         minutes_state="none",
         created_at=now,
+        series_id=series_id,
     )
     session.add(meeting)
     await session.flush()

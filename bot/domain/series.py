@@ -155,8 +155,9 @@ async def extend_many(session: AsyncSession, many: Sequence[m.Series], now: date
             from bot.domain import meetings as mt
 
             for start in due_starts(series, now):
-                meeting = await mt.create_meeting(session, network, None, start, series.place, now)
-                meeting.series_id = series.id
+                await mt.create_meeting(
+                    session, network, None, start, series.place, now, series_id=series.id
+                )
                 series.horizon_until = start
         else:
             made += _materialise_rows(session, series, now)
@@ -284,8 +285,9 @@ async def create_meeting_series(
     dates = list(starts) if rule is None else due_starts(series, now)
     meetings = []
     for start in dates:
-        meeting = await mt.create_meeting(session, network, creator, start, place, now, coordinator_ids)
-        meeting.series_id = series.id
+        meeting = await mt.create_meeting(
+            session, network, creator, start, place, now, coordinator_ids, series_id=series.id
+        )
         meetings.append(meeting)
     series.horizon_until = dates[-1]
     await schedule_extension(session, series, network.chat_id, now)

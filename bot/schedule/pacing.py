@@ -1,43 +1,84 @@
-"""Telegram's rate limits, kept by construction on the sending side.
+"""The one pacer every request to a chat waits on: Telegram's limits, lanes, coalesced edits.
 
-Telegram allows about 30 messages per second overall, one per second (sustained) per private chat
-and 20 per minute per group; exceeding them costs a 429 and a pause. The pacer makes a sender wait
-before it starts a request instead: per chat first (without holding the global slot, so one busy
-chat never stalls the others), then globally. The global budget is a sliding one-second window
-capped a little under the limit plus an even spacing, because Telegram counts requests when they
-arrive and network jitter can bunch two requests that left evenly spaced.
+Telegram allows about 30 messages per second overall, one per second per private chat and 20 per
+minute per group; it counts requests when they *arrive*, in a sliding window. The pacer hands out
+the right to start a request ("a grant") one at a time, from one scheduling loop:
 
-Several instances on one PostgreSQL database share the global budget instead
-(`bot.schedule.budget.SharedBudget`): the per-chat limits stay in each instance, and the global step
-takes a slot from the database.
+- **overall**: at most `global_per_second` grants in any `global_window` seconds *and* at least
+  `global_interval` between two grants, both measured on the times the grants really happened.
+  A grant that happens late (a busy machine) pushes the next one back instead of letting the two
+  bunch; 29 per second, never closer than 1/45 s, leaves Telegram's 30 a margin for jitter.
+- **per chat**: `private_interval` between two grants to one private chat; at most
+  `group_per_minute` grants to one group in any 60 s, `group_interval` apart.
+- **lanes**: of the requests whose chat may be served now, the pacer grants the one of the lowest
+  lane: answers to what a person just did, then time-critical notices, then bulk. Within the bulk
+  lane, networks take turns (round-robin), so one network's large broadcast never holds another's.
+  Within a lane, requests are served in the order they asked.
+- **coalescing**: an edit of a message that is still waiting for its grant is replaced by a newer
+  edit of the same message (it keeps its place in the queue; only the newest text is sent).
+
+On PostgreSQL the overall budget and the per-chat budgets are shared by all instances
+(`bot.schedule.budget`): the loop takes a chat's slot and a global slot from the database before
+granting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import math
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.schedule.budget import SharedBudget
+    from bot.schedule.budget import ChatBudget, SharedBudget
+
+log = logging.getLogger(__name__)
+
+
+class Lane(IntEnum):
+    """Who waits for the message: lower lanes are served first."""
+
+    ANSWER = 0  # a reply or edit for what a person just did
+    NOTICE = 1  # time-critical: reminders, meeting notices, vote results, waiting-list promotions
+    BULK = 2  # broadcasts, new-event announcements
 
 
 @dataclass
 class Limits:
-    # Requests started in any `global_window` seconds (Telegram: ~30 per second). 29 per 0.985 s
-    # is ~29.4/s: a request bunched by jitter still cannot make 31 in Telegram's one-second count.
+    # Grants in any `global_window` seconds (Telegram: 30 per second, counted on arrival).
     global_per_second: int = 29
-    global_window: float = 0.985
-    # Even spacing between any two requests, so a window never fills in a burst.
-    global_interval: float = 1 / 30
+    global_window: float = 1.0
+    # Spacing between any two grants, so a window never fills in a burst; shorter than 1/29 s so
+    # that a grant made late (a busy machine) can be caught up without giving up the rate.
+    global_interval: float = 1 / 45
     # Seconds between two messages to one private chat.
     private_interval: float = 1.0
     # Messages to one group in any 60-second window (Telegram: 20; one kept spare).
     group_per_minute: int = 19
     # Seconds between two messages to one group.
     group_interval: float = 1.0
+    # The group limit's window (Telegram: a minute; tests shorten it together with the fake's).
+    group_window: float = 60.0
+
+    @property
+    def lifted(self) -> bool:
+        """No limit at all (a local Bot API server; capacity benchmarks)."""
+        return self.global_per_second > 1000 and not self.per_chat
+
+    @property
+    def per_chat(self) -> bool:
+        return self.private_interval > 0 or self.group_per_minute < 10**9
+
+    @classmethod
+    def global_only(cls) -> Limits:
+        """Telegram's overall limit, no per-chat ones (tests whose fake does not count per chat)."""
+        return cls(private_interval=0.0, group_per_minute=10**9, group_interval=0.0)
 
     @classmethod
     def unlimited(cls) -> Limits:
@@ -50,22 +91,94 @@ class Limits:
         )
 
 
-class Pacer:
-    """`await pacer.acquire(chat_id)` before each request to a chat; `pause()` after a 429."""
+@dataclass(eq=False)
+class _Waiter:
+    chat_id: int
+    lane: Lane
+    network: int | None
+    key: Hashable | None
+    fut: asyncio.Future[bool]
+    # Being granted (the loop took budget for it): no longer replaced by a newer edit.
+    taken: bool = False
 
-    def __init__(self, limits: Limits | None = None, shared: SharedBudget | None = None) -> None:
+
+@dataclass
+class PacerStats:
+    granted: dict[int, int] = field(default_factory=lambda: {int(lane): 0 for lane in Lane})
+    coalesced: int = 0
+
+
+class Pacer:
+    """`await pacer.acquire(chat_id, lane, network, key)` before each request to a chat: True when the
+    request may start now, False when a newer edit of the same message (`key`) replaced it."""
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        shared: SharedBudget | None = None,
+        chats: ChatBudget | None = None,
+    ) -> None:
         self.limits = limits or Limits()
         self.shared = shared
+        self.chats = chats
+        self.stats = PacerStats()
+        # (grant time, chat, lane) of every grant, when a test or benchmark sets it to a list.
+        self.trace: list[tuple[float, int, int]] | None = None
+        self._lanes: tuple[deque[_Waiter], deque[_Waiter]] = (deque(), deque())
+        # Bulk: one queue per network, served in turn (`_turns` is the rotation).
+        self._bulk: dict[int | None, deque[_Waiter]] = {}
+        self._turns: deque[int | None] = deque()
+        self._keyed: dict[Hashable, _Waiter] = {}
+        self._waiting = 0
+        self._arrived = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        # Grant times (time.monotonic()).
         self._window: deque[float] = deque()
+        self._starts: deque[float] = deque()
         self._last = -1e9
         self._paused_until = 0.0
-        self._lock = asyncio.Lock()
-        # chat_id -> earliest next start; groups also keep their minute window.
         self._chat_next: dict[int, float] = {}
         self._chat_paused: dict[int, float] = {}
         self._group_windows: dict[int, deque[float]] = {}
-        self._chat_locks: dict[int, asyncio.Lock] = {}
         self._last_prune = time.monotonic()
+        self._budget_down = False
+
+    # ------------------------------------------------------------------ public
+
+    async def acquire(
+        self,
+        chat_id: int,
+        lane: Lane = Lane.ANSWER,
+        network: int | None = None,
+        key: Hashable | None = None,
+    ) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        w = _Waiter(chat_id, Lane(lane), network, key, fut)
+        old = self._keyed.get(key) if key is not None else None
+        if old is not None and not old.taken and not old.fut.done():
+            # A newer edit of the same message: it takes the older one's place, the older is dropped.
+            queue = self._queue_of(old)
+            queue[queue.index(old)] = w
+            w.lane, w.network = old.lane, old.network
+            old.fut.set_result(False)
+            self.stats.coalesced += 1
+        else:
+            self._queue_of(w).append(w)
+            self._waiting += 1
+        if key is not None:
+            self._keyed[key] = w
+        self._arrived.set()
+        if self._loop_task is None or self._loop_task.done():
+            self._loop_task = asyncio.get_running_loop().create_task(self._run())
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if not fut.done() or fut.cancelled() or not fut.result():
+                self._drop(w)
+            raise
+        finally:
+            if key is not None and self._keyed.get(key) is w:
+                del self._keyed[key]
 
     def pause(self, seconds: float, chat_id: int | None = None) -> None:
         """Honour a 429's retry_after: nothing more to this chat (or at all) until it has passed."""
@@ -75,69 +188,192 @@ class Pacer:
         else:
             self._chat_paused[chat_id] = max(self._chat_paused.get(chat_id, 0.0), until)
 
-    async def acquire(self, chat_id: int | None) -> None:
-        if chat_id is not None:
-            lock = self._chat_locks.get(chat_id)
-            if lock is None:
-                lock = self._chat_locks[chat_id] = asyncio.Lock()
-            async with lock:
-                await self._chat_slot(chat_id)
-                await self._global_slot()
-                self._reserve(chat_id)
-        else:
-            await self._global_slot()
-        self._prune()
-
-    async def _chat_slot(self, chat_id: int) -> None:
+    async def starting(self) -> None:
+        """Called just before a granted request goes on the wire: if the event loop stalled between
+        grants and starts (a busy machine), starts that would bunch wait here, so that no sliding
+        `global_window` holds more than `global_per_second` starts either."""
         lim = self.limits
-        is_group = chat_id < 0
+        if lim.global_per_second >= 10**6 or self.shared is not None:
+            return
+        starts = self._starts
         while True:
             now = time.monotonic()
-            wait = max(
-                self._chat_next.get(chat_id, 0.0) - now,
-                self._chat_paused.get(chat_id, 0.0) - now,
-            )
-            if is_group:
-                window = self._group_windows.setdefault(chat_id, deque())
-                while window and window[0] <= now - 60.0:
-                    window.popleft()
-                if len(window) >= lim.group_per_minute:
-                    wait = max(wait, window[0] + 60.0 - now)
-            if wait <= 0:
+            while starts and starts[0] <= now - lim.global_window:
+                starts.popleft()
+            if len(starts) < lim.global_per_second:
+                starts.append(now)
                 return
-            await asyncio.sleep(wait)
+            await asyncio.sleep(starts[0] + lim.global_window - now)
 
-    def _reserve(self, chat_id: int) -> None:
-        # After the global slot: the chat's spacing counts from when the request really starts.
+    def chat_wait(self, chat_id: int) -> float:
+        """Roughly how long a new answer to `chat_id` would wait for its grant (seconds)."""
         now = time.monotonic()
-        if chat_id < 0:
-            self._chat_next[chat_id] = now + self.limits.group_interval
-            self._group_windows.setdefault(chat_id, deque()).append(now)
+        ahead = sum(1 for q in self._queues() for w in q if w.chat_id == chat_id and not w.fut.done())
+        wait = max(0.0, self._chat_ready(chat_id, now) - now)
+        if chat_id < 0 and self.limits.per_chat:
+            window = self._group_windows.get(chat_id, deque())
+            per_minute = max(self.limits.group_per_minute, 1)
+            # Each full minute's worth ahead (window + queue) costs a minute.
+            backlog = len(window) + ahead
+            wait = max(
+                wait, (backlog // per_minute) * self.limits.group_window + ahead * self.limits.group_interval
+            )
         else:
-            self._chat_next[chat_id] = now + self.limits.private_interval
+            wait += ahead * self.limits.private_interval
+        return wait
 
-    async def _global_slot(self) -> None:
-        if self.shared is not None:
-            while (wait := self._paused_until - time.monotonic()) > 0:
-                await asyncio.sleep(wait)
-            await self.shared.acquire()
-            return
-        lim = self.limits
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                window = self._window
-                while window and window[0] <= now - lim.global_window:
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    # ------------------------------------------------------------------ queues
+
+    def _queue_of(self, w: _Waiter) -> deque[_Waiter]:
+        if w.lane < Lane.BULK:
+            return self._lanes[w.lane]
+        queue = self._bulk.get(w.network)
+        if queue is None:
+            queue = self._bulk[w.network] = deque()
+            self._turns.append(w.network)
+        return queue
+
+    def _queues(self) -> list[deque[_Waiter]]:
+        return [*self._lanes, *self._bulk.values()]
+
+    def _drop(self, w: _Waiter) -> None:
+        queue = self._queue_of(w)
+        with contextlib.suppress(ValueError):
+            queue.remove(w)
+            self._waiting -= 1
+        self._forget_empty(w)
+
+    def _forget_empty(self, w: _Waiter) -> None:
+        if w.lane == Lane.BULK and not self._bulk.get(w.network):
+            self._bulk.pop(w.network, None)
+            with contextlib.suppress(ValueError):
+                self._turns.remove(w.network)
+
+    def _chat_ready(self, chat_id: int, now: float) -> float:
+        """When a request to this chat may start, by this instance's own accounting."""
+        ready = max(self._chat_next.get(chat_id, 0.0), self._chat_paused.get(chat_id, 0.0))
+        if chat_id < 0:
+            window = self._group_windows.get(chat_id)
+            if window:
+                while window and window[0] <= now - self.limits.group_window:
                     window.popleft()
-                wait = max(self._last + lim.global_interval - now, self._paused_until - now)
-                if len(window) >= lim.global_per_second:
-                    wait = max(wait, window[0] + lim.global_window - now)
-                if wait <= 0:
-                    break
-                await asyncio.sleep(wait)
-            if lim.global_per_second < 10**9:
-                window.append(now)
-            self._last = now
+                if len(window) >= self.limits.group_per_minute:
+                    ready = max(ready, window[0] + self.limits.group_window)
+        return ready
+
+    def _pick(self, now: float) -> tuple[_Waiter | None, float]:
+        """The waiter to serve now (lanes in order, bulk networks in turn), or when to look again."""
+        soonest = math.inf
+        for queue in self._lanes:
+            seen: set[int] = set()
+            for w in queue:
+                if w.chat_id in seen:
+                    continue
+                ready = self._chat_ready(w.chat_id, now)
+                if ready <= now:
+                    return w, now
+                seen.add(w.chat_id)
+                soonest = min(soonest, ready)
+        for turn in range(len(self._turns)):
+            network = self._turns[turn]
+            seen = set()
+            for w in self._bulk[network]:
+                if w.chat_id in seen:
+                    continue
+                ready = self._chat_ready(w.chat_id, now)
+                if ready <= now:
+                    # The next bulk grant starts with the network after this one.
+                    self._turns.rotate(-(turn + 1))
+                    return w, now
+                seen.add(w.chat_id)
+                soonest = min(soonest, ready)
+        return None, soonest
+
+    def _global_ready(self, now: float) -> float:
+        lim = self.limits
+        ready = max(self._paused_until, self._last + lim.global_interval)
+        if self.shared is None:
+            window = self._window
+            while window and window[0] <= now - lim.global_window:
+                window.popleft()
+            if len(window) >= lim.global_per_second:
+                ready = max(ready, window[0] + lim.global_window)
+        return ready
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep up to `seconds`, or until a new request arrives (it may be servable at once)."""
+        self._arrived.clear()
+        if seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._arrived.wait(), min(seconds, 60.0))
+
+    async def _run(self) -> None:
+        while self._waiting > 0:
+            now = time.monotonic()
+            ready = self._global_ready(now)
+            if ready > now:
+                # Time-based: nothing that arrives can start sooner.
+                await asyncio.sleep(ready - now)
+                continue
+            w, soonest = self._pick(now)
+            if w is None:
+                await self._sleep(soonest - now)
+                continue
+            w.taken = True
+            try:
+                if self.chats is not None:
+                    later = await self.chats.take(w.chat_id)
+                    if later is not None:
+                        # Another instance used this chat's budget: wait for the next free slot.
+                        w.taken = False
+                        self._chat_next[w.chat_id] = time.monotonic() + later
+                        continue
+                if self.shared is not None:
+                    await self.shared.acquire()
+            except Exception as err:
+                # The database holding the shared budgets is unreachable: nothing is sent past a
+                # budget nobody can check; the request keeps its place and the loop tries again.
+                w.taken = False
+                if not self._budget_down:
+                    log.warning("shared send budget unavailable (%s): sends wait", type(err).__name__)
+                self._budget_down = True
+                await asyncio.sleep(0.5)
+                continue
+            if self._budget_down:
+                log.warning("shared send budget available again")
+                self._budget_down = False
+            self._grant(w)
+            self._prune()
+
+    def _grant(self, w: _Waiter) -> None:
+        now = time.monotonic()
+        lim = self.limits
+        queue = self._queue_of(w)
+        with contextlib.suppress(ValueError):
+            queue.remove(w)
+            self._waiting -= 1
+        self._forget_empty(w)
+        self._last = now
+        if lim.global_per_second < 10**6:
+            self._window.append(now)
+        if lim.per_chat:
+            if w.chat_id < 0:
+                self._chat_next[w.chat_id] = now + lim.group_interval
+                self._group_windows.setdefault(w.chat_id, deque()).append(now)
+            else:
+                self._chat_next[w.chat_id] = now + lim.private_interval
+        self.stats.granted[int(w.lane)] += 1
+        if self.trace is not None:
+            self.trace.append((now, w.chat_id, int(w.lane)))
+        if not w.fut.done():
+            w.fut.set_result(True)
 
     def _prune(self) -> None:
         """Forget chats idle for a minute, so memory stays bounded by recent activity."""
@@ -145,12 +381,9 @@ class Pacer:
         if now - self._last_prune < 30.0:
             return
         self._last_prune = now
-        old = now - 61.0
+        old = now - max(self.limits.group_window, 1.0) - 1.0
         for chat_id in [c for c, t in self._chat_next.items() if t < old]:
             self._chat_next.pop(chat_id, None)
             self._group_windows.pop(chat_id, None)
-            lock = self._chat_locks.get(chat_id)
-            if lock is not None and not lock.locked():
-                self._chat_locks.pop(chat_id, None)
         for chat_id in [c for c, t in self._chat_paused.items() if t < now]:
             self._chat_paused.pop(chat_id, None)

@@ -61,10 +61,10 @@ class FakeLimits(FakeState):
                 return max(1, math.ceil((1.0 - bucket.tokens) / self.private_rate))
         elif chat_id is not None and chat_id < 0:
             window = self._group_windows.setdefault(chat_id, deque())
-            while window and window[0] <= now - 60.0:
+            while window and window[0] <= now - self.group_window:
                 window.popleft()
             if len(window) >= self.group_per_minute:
-                return max(1, math.ceil(window[0] + 60.0 - now))
+                return max(1, math.ceil(window[0] + self.group_window - now))
         gw.append(now)
         if bucket is not None:
             bucket.tokens -= 1.0

@@ -282,6 +282,7 @@ class FakeState:
         private_rate: float = 1.0,
         private_burst: int = 3,
         group_per_minute: int = 20,
+        group_window: float = 60.0,
     ) -> None:
         self.port = port
         self.enforce_limits = enforce_limits
@@ -292,6 +293,7 @@ class FakeState:
         self.private_rate = private_rate
         self.private_burst = private_burst
         self.group_per_minute = group_per_minute
+        self.group_window = group_window  # seconds; tests shorten Telegram's minute
 
         self._server: asyncio.Server | None = None
         self._conn_tasks: set[asyncio.Task[Any]] = set()

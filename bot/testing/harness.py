@@ -23,6 +23,7 @@ from telegram import Update
 from bot.app import build_application
 from bot.config import Settings
 from bot.schedule import notices
+from bot.schedule.pacing import Limits
 from bot.services import Services
 from bot.testing.fake_bot_api import Call, FakeBotAPI, FakeChat, FakeUser, group_chat, private_chat
 
@@ -55,6 +56,9 @@ class BotHarness:
         now: datetime | None = None,
         dispatch: bool = False,
         settings: dict[str, Any] | None = None,
+        limits: Limits | None = None,
+        via: Any = None,
+        background_wakes: bool | None = None,
     ) -> None:
         self.database_url = database_url
         self.api = api or FakeBotAPI()
@@ -63,6 +67,17 @@ class BotHarness:
         self.dispatch = dispatch
         # Flood control off unless a test turns it on: tests send faster than any person.
         self.extra_settings = {"flood_limit": 0, **(settings or {})}
+        # The pacer's limits: Telegram's when the fake enforces them; else none (the fake counts
+        # nothing, and a test need not wait for Telegram's pace between replies).
+        self.limits = limits
+        # Something with base_url/base_file_url between the bot and the fake (an outage link).
+        self.via = via
+        # On a frozen clock the test decides when notices go out (`run_due`, `advance`): a wake the
+        # bot asks for after an enqueue is only counted, never run in the background, so it cannot
+        # race the test's next command. On the real clock (or with dispatch=True) wakes run as in
+        # production.
+        self.background_wakes = (now is None or dispatch) if background_wakes is None else background_wakes
+        self.wakes = 0
         self._injected = 0
         self._processed = 0
         self._cond = asyncio.Condition()
@@ -82,11 +97,12 @@ class BotHarness:
             _env_file=None,  # type: ignore[call-arg]
             bot_token="123456:TEST-TOKEN",
             database_url=self.database_url,
-            bot_api_base_url=self.api.base_url,
-            bot_api_base_file_url=self.api.base_file_url,
+            bot_api_base_url=(self.via or self.api).base_url,
+            bot_api_base_file_url=(self.via or self.api).base_file_url,
             **self.extra_settings,
         )
-        self.app = build_application(settings, clock=self.clock, dispatch=self.dispatch)
+        limits = self.limits or (Limits() if self.api.enforce_limits else Limits.unlimited())
+        self.app = build_application(settings, clock=self.clock, dispatch=self.dispatch, limits=limits)
         self.services: Services = self.app.bot_data["services"]
         original = self.app.process_update
 
@@ -103,6 +119,8 @@ class BotHarness:
         # PTB runs post_init/post_shutdown only inside run_polling/run_webhook; we drive the loop ourselves.
         if self.app.post_init is not None:
             await self.app.post_init(self.app)
+        if not self.background_wakes and self.services.dispatcher is not None:
+            self.services.dispatcher.wake = self._held_wake  # type: ignore[method-assign]
         await self.app.start()
         assert self.app.updater is not None
         await self.app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
@@ -117,6 +135,9 @@ class BotHarness:
             await self.app.post_shutdown(self.app)
         if self._own_api:
             await self.api.stop()
+
+    def _held_wake(self, delay: float = 0.0) -> None:
+        self.wakes += 1
 
     # --- people and chats ---
     def user(
@@ -184,6 +205,44 @@ class BotHarness:
     async def run_due(self) -> int:
         assert self.services.dispatcher is not None
         return await self.services.dispatcher.run_due()
+
+    async def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until the dispatcher has no run in flight (a background run started by a wake)."""
+        dispatcher = self.services.dispatcher
+        assert dispatcher is not None
+
+        async def idle() -> None:
+            while True:
+                runner = dispatcher._runner
+                if runner is None or runner.done():
+                    # a run that just ended may have been asked to look again; let it re-arm
+                    await asyncio.sleep(0)
+                    runner = dispatcher._runner
+                    if runner is None or runner.done():
+                        return
+                await asyncio.wait({runner})
+
+        await asyncio.wait_for(idle(), timeout)
+
+    async def wait_sends(self, n: int, chat_id: int | None = None, timeout: float = 30.0) -> list[Call]:
+        """Wait until the fake has received at least `n` successful sendMessage/sendDocument calls
+        (to `chat_id`, or anywhere); returns them."""
+
+        def sends() -> list[Call]:
+            return [
+                c
+                for c in self.api.all_calls
+                if c.method in ("sendMessage", "sendDocument")
+                and c.ok
+                and (chat_id is None or c.chat_id == chat_id)
+            ]
+
+        async def reached() -> list[Call]:
+            while len(found := sends()) < n:
+                await self.api.wait_change(timeout)
+            return found
+
+        return await asyncio.wait_for(reached(), timeout)
 
     async def advance(self, **delta: float) -> int:
         """Move the clock forward and deliver what became due; returns the number sent."""

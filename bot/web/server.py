@@ -44,6 +44,10 @@ class BotApiProbe:
         return self.services.dispatcher.bot if self.services.dispatcher is not None else None
 
     async def check(self) -> str:
+        outbox = self.services.outbox
+        if outbox is not None and outbox.gate.down:
+            # Sends already found Telegram unreachable: say so without asking it again.
+            return "bot_api " + outbox.gate.state()
         async with self._lock:
             if time.monotonic() - self._at < self.ttl:
                 return self._result
