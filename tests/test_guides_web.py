@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 from test_calendar_web import ARTIFACTS, _chromium, require_chromium
@@ -15,6 +18,7 @@ from bot.testing.harness import BotHarness
 from bot.web.server import create_web_app
 
 PUBLIC = "https://volbot.example.org"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_language_from_query_then_accept_language(bot: BotHarness) -> None:
@@ -164,3 +168,45 @@ window.onload = function () {
     finally:
         server.should_exit = True
         await task
+
+
+def test_capture_guide_records_the_real_bot(tmp_path: Path) -> None:
+    """scripts/capture-guide still plays its story against this version of the bot and records what the
+    group and the followers see (the committed transcripts are refreshed with the same command)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "capture-guide"),
+            "--lang",
+            "en",
+            "--followers",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    english = {p.stem for p in (tmp_path / "en").glob("*.txt")}
+    assert {
+        "setup",
+        "invite",
+        "event",
+        "meeting",
+        "minutes",
+        "vote",
+        "handcount",
+        "broadcast",
+        "privacy",
+    } <= english
+    assert {"follower-start", "follower-event"} <= {p.stem for p in (tmp_path / "ar").glob("*.txt")}
+    setup = (tmp_path / "en" / "setup.txt").read_text(encoding="utf-8")
+    assert setup.startswith("Mette › /setup Rudersdal Network\n\nRudersdal Network is now a network.")
+    final = (tmp_path / "en" / "meeting.txt").read_text(encoding="utf-8")
+    assert "Final agenda of Rudersdal Network" in final and "جدول الأعمال النهائي" in final
+    # The same story gives the same transcripts as the ones the guide embeds, where the bot's words
+    # did not change since they were captured (the invitation step at least: it is this issue's own).
+    committed = (ROOT / "bot" / "guides" / "transcripts" / "en" / "invite.txt").read_text(encoding="utf-8")
+    assert (tmp_path / "en" / "invite.txt").read_text(encoding="utf-8") == committed
