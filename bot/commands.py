@@ -45,6 +45,9 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("meetings", N_("The next meeting dates"), "both"),
     CommandInfo("additem", N_("Send an item for the next meeting's agenda"), "both", "member"),
     CommandInfo("agenda", N_("The agenda of the next meeting"), "both"),
+    CommandInfo("attach", N_("Attach a file to an agenda item (reply to the file)"), "both", "member"),
+    CommandInfo("todo", N_("Note an action item: who does what, by when"), "both", "member"),
+    CommandInfo("todos", N_("The open action items"), "both"),
     CommandInfo("standing", N_("The standing items on every agenda"), "group"),
     CommandInfo("attendance", N_("Who comes to a meeting, who sent regrets"), "both", "coordinator"),
     CommandInfo("movemeeting", N_("Move a meeting to another time"), "both", "coordinator"),
@@ -54,6 +57,9 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("handcount", N_("Record a show of hands in the room"), "group", "coordinator"),
     CommandInfo("minutes", N_("Circulate the minutes of a meeting"), "group", "coordinator"),
     CommandInfo("decisions", N_("Search the decisions log"), "both"),
+    CommandInfo(
+        "parent", N_("Link this group as a working group of another network"), "group", "coordinator"
+    ),
     CommandInfo("broadcast", N_("Send a message to every follower"), "both", "coordinator"),
     CommandInfo("invite", N_("A printable invitation with the QR code to follow"), "both", "coordinator"),
     CommandInfo("deliveries", N_("Messages that could not be delivered"), "both", "coordinator"),

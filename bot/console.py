@@ -8,6 +8,8 @@ Input:
   text            sent as a message (``/command`` works as in Telegram)
   N  or /press N  press button N of the latest message that has buttons
   :dm TEXT        (in a group) send TEXT to the bot in a private chat
+  :file NAME      send a document called NAME (a few bytes) here; /file NAME works too
+  :reply TEXT     send TEXT as a reply to your latest file here (e.g. :reply /additem Title)
   :added          (in a group) the bot is added to the group
   :help           this help
   :quit  or EOF   leave
@@ -48,6 +50,9 @@ MAX_WAIT = 30.0
 
 _TAG_RE = re.compile(r"<[^>]+>")
 _PRESS_RE = re.compile(r"^(?:/press\s+)?(\d+)$")
+_FILE_RE = re.compile(r"^[:/]file\s+(\S.*)$")
+# Files the bot sends on by file id (agenda files): printed like documents.
+MEDIA_METHODS = frozenset({"sendMediaGroup", "sendPhoto"})
 
 HELP = __doc__.split("Input:", 1)[1].rstrip() if __doc__ else ""
 
@@ -95,6 +100,7 @@ class Console:
         self._printed = 0  # index into api.all_calls
         self._keyboards: list[tuple[int, int]] = []  # (chat_id, message_id) in print order
         self._queries: set[str] = set()  # callback query ids of the console's button presses
+        self._last_file: int | None = None  # message id of the console user's latest file here
 
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -116,7 +122,7 @@ class Console:
     def _print_call(self, call: Call) -> None:
         prefix = "[private] " if call.chat_id != self.chat.id else ""
         if not call.ok:
-            if call.method in SEND_METHODS or call.method in EDIT_METHODS:
+            if call.method in SEND_METHODS or call.method in EDIT_METHODS or call.method in MEDIA_METHODS:
                 self.write(f"⚠ {prefix}{call.method} failed: {call.status} {call.description or ''}".rstrip())
             return
         if call.method == "answerCallbackQuery":
@@ -126,6 +132,9 @@ class Console:
             return
         if call.method == "deleteMessage":
             self.write(f"🗑 {prefix}(message {call.params.get('message_id')} deleted)")
+            return
+        if call.method in MEDIA_METHODS:
+            self._print_media(call, prefix)
             return
         if call.method not in SEND_METHODS and call.method not in EDIT_METHODS:
             return
@@ -155,6 +164,23 @@ class Console:
             self._keyboards.append((chat_id, message_id))
         elif call.method == "editMessageReplyMarkup":
             lines.append("(buttons removed)")
+        self.write("\n".join(lines))
+        self.write("")
+
+    def _print_media(self, call: Call, prefix: str) -> None:
+        messages = call.response if isinstance(call.response, list) else [call.response or {}]
+        lines = [prefix.strip()] if prefix else []
+        for msg in messages:
+            if not isinstance(msg, dict):
+                continue
+            if "document" in msg:
+                doc = msg["document"]
+                line = f"📎 {doc.get('file_name', 'file')} ({doc.get('file_size', 0)} bytes)"
+            else:
+                line = "🖼 (photo)"
+            if msg.get("caption"):
+                line += f" — {msg['caption']}"
+            lines.append(line)
         self.write("\n".join(lines))
         self.write("")
 
@@ -203,6 +229,17 @@ class Console:
             self.api.bot_added(self.chat, self.user, as_admin=True)
         elif line.startswith(":dm "):
             self.api.inject_message(self.user, self.dm, line[4:])
+        elif (f := _FILE_RE.match(line)) is not None:
+            name = f.group(1).strip()
+            sent = self.api.inject_message(
+                self.user, self.chat, document=(name, f"console file {name}".encode())
+            )
+            self._last_file = int(sent["message_id"])
+        elif line.startswith(":reply "):
+            if self._last_file is None:
+                self.write("(send a file first: :file NAME)")
+                return True
+            self.api.inject_message(self.user, self.chat, line[7:], reply_to_message_id=self._last_file)
         elif (m := _PRESS_RE.match(line)) is not None:
             found = self.latest_keyboard()
             number = int(m.group(1))

@@ -10,11 +10,13 @@ from telegram.ext import Application, CommandHandler
 
 from bot.db import models as m
 from bot.domain import agenda as ag
+from bot.domain import attachments as at
 from bot.domain import meetings as mt
 from bot.domain.errors import NotAllowed, UserError
 from bot.i18n import N_
 from bot.render import meetings as rm
 from bot.render.keyboard import Button, Keyboard, callback
+from handlers import attachments
 from handlers.common import Ctx, handler, markup, split_fields
 from handlers.dialogue import Form, Step, begin, register_form, remember, run_oneline, take
 from handlers.meetings import admin_ids, meeting_for, meeting_id_arg
@@ -39,14 +41,20 @@ async def member_networks(ctx: Ctx) -> list[m.Network]:
     return list(rows.all())
 
 
-async def submit(ctx: Ctx, network: m.Network, title: str, description: str) -> None:
+async def submit(
+    ctx: Ctx, network: m.Network, title: str, description: str, files: list[dict[str, Any]] | None = None
+) -> None:
     assert ctx.person is not None
     meeting = await mt.next_meeting(ctx.session, network, ctx.now)
     item = await ag.submit_item(ctx.session, meeting, network, ctx.person, title, description, ctx.now)
+    # Files (handlers/attachments.py): the one replied to, or sent during the dialogue.
+    attached = attachments.attached_note(ctx, item, await attachments.attach_all(ctx, item, files))
     t = ctx.t
     line = rm.meeting_line(t, network, meeting)
     if item.status == "accepted":
-        await ctx.reply(t._("“{title}” is on the agenda of {meeting}.", title=item.title, meeting=line))
+        await ctx.reply(
+            t._("“{title}” is on the agenda of {meeting}.", title=item.title, meeting=line) + attached
+        )
         return
     await ag.notify_late(ctx.session, item, network, meeting, await admin_ids(ctx, network))
     await ctx.reply(
@@ -57,13 +65,15 @@ async def submit(ctx: Ctx, network: m.Network, title: str, description: str) -> 
             deadline=rm.when(t, network, mt.deadline_of(meeting, network)),
             title=item.title,
         )
+        + attached
     )
 
 
 async def submit_or_pick(ctx: Ctx, data: dict[str, Any]) -> None:
     title, description = data["title"], data.get("description") or ""
+    files = data.get("files")
     if ctx.network is not None:
-        await submit(ctx, ctx.network, title, description)
+        await submit(ctx, ctx.network, title, description, files)
         return
     if ctx.is_group:
         await ctx.require_network()
@@ -71,10 +81,10 @@ async def submit_or_pick(ctx: Ctx, data: dict[str, Any]) -> None:
     if not networks:
         raise UserError(N_("Send items in your network's group, or become a member there first."))
     if len(networks) == 1:
-        await submit(ctx, networks[0], title, description)
+        await submit(ctx, networks[0], title, description, files)
         return
     # Several networks: keep the item for a moment and ask which one (the button is only a key).
-    await remember(ctx, PICK_KIND, {"title": title, "description": description}, step=99)
+    await remember(ctx, PICK_KIND, {"title": title, "description": description, "files": files}, step=99)
     keyboard: Keyboard = [[Button(n.name[:60], callback("additem_network", n.id))] for n in networks]
     await ctx.reply(ctx.t._("Which network is the item for?"), keyboard)
 
@@ -96,10 +106,11 @@ register_form(
 async def additem(ctx: Ctx) -> None:
     if ctx.is_group:
         await ctx.require_network()
+    files = {"files": attachments.reply_files(ctx)}  # a reply to a document or photo attaches it
     if not ctx.arg_text:
-        await begin(ctx, "additem")
+        await begin(ctx, "additem", files)
         return
-    await run_oneline(ctx, "additem", split_fields(ctx.arg_text, 2))
+    await run_oneline(ctx, "additem", split_fields(ctx.arg_text, 2), files)
 
 
 @on_callback("additem_network")
@@ -111,7 +122,7 @@ async def pick_network(ctx: Ctx, obj_id: str, value: str) -> None:
     if data is None or network is None:
         raise UserError(N_("This button no longer works."))
     await ctx.answer()
-    await submit(ctx, network, data["title"], data.get("description") or "")
+    await submit(ctx, network, data["title"], data.get("description") or "", data.get("files"))
 
 
 async def agenda_view(ctx: Ctx, meeting: m.Meeting, network: m.Network) -> tuple[str, Keyboard | None]:
@@ -119,7 +130,8 @@ async def agenda_view(ctx: Ctx, meeting: m.Meeting, network: m.Network) -> tuple
     standing = await ag.standing_items(ctx.session, network.id)
     items = await ag.items_of(ctx.session, meeting.id)
     names = await rm._names(ctx.session, items)
-    text = rm.agenda_text(t, network, meeting, standing, items, names)
+    files = await at.file_names(ctx.session, [i.id for i in items])
+    text = rm.agenda_text(t, network, meeting, standing, items, names, files)
     keyboard: Keyboard | None = None
     if await ctx.is_coordinator(network):
         if ctx.is_private:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CommandHandler
 
-from bot.domain import decisions, people
+from bot.domain import decisions, people, workgroups
 from bot.domain.errors import UserError
 from bot.i18n import N_
 from bot.render import votes as render
@@ -29,13 +29,15 @@ async def _show(ctx: Ctx, words: str, offset: int, *, edit: bool) -> None:
         networks = list(await people.person_networks(ctx.session, ctx.person))
     else:
         networks = [await ctx.require_network()]
+    # "/decisions all …" in a parent's group includes its working groups (bot/domain/workgroups.py).
+    networks, search = await workgroups.decision_scope(ctx.session, networks, words, ctx.is_group)
     ids = [n.id for n in networks]
-    rows = await decisions.search_decisions(ctx.session, ids, words, PAGE + 1, offset)
+    rows = await decisions.search_decisions(ctx.session, ids, search, PAGE + 1, offset)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
     tz_of = {n.id: n.timezone for n in networks}
     name_of = {n.id: n.name for n in networks} if len(networks) > 1 else None
-    text = render.decisions_text(rows, ctx.t, tz_of, name_of, words=words, page=offset // PAGE + 1)
+    text = render.decisions_text(rows, ctx.t, tz_of, name_of, words=search, page=offset // PAGE + 1)
     if ctx.is_private and not networks:
         text = ctx.t._("You do not belong to any network yet. Follow one with /subscribe.")
     nav: list[Button] = []

@@ -14,6 +14,7 @@ from bot.domain import minutes as mn
 from bot.domain.errors import UserError
 from bot.i18n import N_, get_translator
 from bot.render import meetings as rm
+from bot.render import minutes as rmin
 from bot.render.text import clean_input
 from handlers.common import Ctx, handler, markup, send_to
 from handlers.dialogue import FORMS, Form, Step, register_form, remember
@@ -47,7 +48,7 @@ async def minutes(ctx: Ctx) -> None:
     t = ctx.group_t
     sent = await ctx.context.bot.send_message(
         ctx.chat.id,
-        rm.minutes_text(t, network, meeting, cut_note=False),
+        rmin.minutes_text(t, network, meeting, cut_note=False),
         reply_to_message_id=source.message_id,
         allow_sending_without_reply=True,
         reply_markup=markup(rm.objection_keyboard(t, meeting)),

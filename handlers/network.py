@@ -162,6 +162,10 @@ async def _apply_setting(ctx: Ctx, words: list[str]) -> str:
             network.objection_days,
         ) = parse_rules(" ".join(rest))
         return N_("Saved.")
+    if key == "publish":  # published decisions (handlers/workgroups.py)
+        from handlers import workgroups
+
+        return await workgroups.apply_setting(ctx, rest)
     if key in ("coordinator", "translator") and len(rest) >= 2 and rest[0].lower() in ("add", "remove"):
         add = rest[0].lower() == "add"
         person = await people.find_person_in_network(ctx.session, network, rest[1])
@@ -219,7 +223,10 @@ async def settings(ctx: Ctx) -> None:
         done = await _apply_setting(ctx, words)
         await ctx.reply(ctx.t._(done))
     coords, translators = await _names(ctx)
-    await ctx.reply(_settings_text(ctx, coords, translators), _settings_keyboard(ctx))
+    from handlers import workgroups  # published decisions: a line and a button
+
+    text = _settings_text(ctx, coords, translators) + await workgroups.settings_line(ctx)
+    await ctx.reply(text, [*_settings_keyboard(ctx), await workgroups.settings_row(ctx)])
 
 
 async def _parse_tz_step(ctx: Ctx, text: str, data: dict[str, Any]) -> str:

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from bot.db import models as m
 from bot.db.engine import create_engine, create_sessionmaker
+from bot.domain.agenda import submit_item
 from bot.domain.errors import UserError
-from bot.domain.meetings import submit_item
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 STARTS = datetime(2026, 12, 10, 16, 0, tzinfo=UTC)  # Thursday 10 December 17:00 in Copenhagen

@@ -115,6 +115,7 @@ async def test_coordinator_commands_and_buttons_refused_for_everyone_else(clocke
         # issue 13
         "addguest": "1 Amira",
         "interpreters": "1 confirm ar",
+        "parent": "network-b",
         # issue 17
         "invite": "",
     }

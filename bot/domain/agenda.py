@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models as m
+from bot.domain import attachments
 from bot.domain.errors import NotAllowed, UserError
 from bot.domain.meetings import (
     ATTENDANCE,
@@ -171,6 +172,9 @@ async def decide_late(session: AsyncSession, item: m.AgendaItem, accept: bool, n
     if item.status != "pending":
         return False
     item.status = "accepted" if accept else "declined"
+    if accept:  # its files follow at once where the final agenda went already (bot.domain.attachments)
+        await session.flush()
+        await attachments.plan_for_accepted(session, item, now)
     if item.submitter_id is not None:
         submitter = await session.get(m.Person, item.submitter_id)
         if submitter is not None:

@@ -70,6 +70,9 @@ async def export_person(session: AsyncSession, person: m.Person) -> dict[str, An
         ("broadcasts_written", m.Broadcast, m.Broadcast.author_id == pid),
         ("meetings_created", m.Meeting, m.Meeting.created_by == pid),
         ("agenda_items_submitted", m.AgendaItem, m.AgendaItem.submitter_id == pid),
+        ("agenda_files_attached", m.AgendaAttachment, m.AgendaAttachment.uploader_id == pid),
+        ("action_items_owned", m.ActionItem, m.ActionItem.owner_id == pid),
+        ("action_items_noted", m.ActionItem, m.ActionItem.creator_id == pid),
         ("votes_opened", m.Vote, m.Vote.created_by == pid),
         ("translations_written", m.ContentTranslation, m.ContentTranslation.translator_id == pid),
         ("dialogues", m.Dialogue, m.Dialogue.user_tg_id == person.tg_id),
@@ -90,6 +93,8 @@ async def export_person(session: AsyncSession, person: m.Person) -> dict[str, An
     for name, model, cond in tables:
         # Every column, deferred ones too (events' stored VEVENT): the export is the whole row.
         rows = (await session.scalars(select(model).where(cond).options(undefer("*")))).all()
+        # A row in two sections (an action item the person noted for themselves) is exported once.
+        rows = [r for r in rows if (model.__tablename__, r.id) not in covered]
         data[name] = [_row(r) for r in rows]
         covered.update((model.__tablename__, r.id) for r in rows)
     # Every other row that names the person, in any table (tables added later included).

@@ -11,19 +11,20 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.bidi import isolate_lines
 from bot.db import models as m
 from bot.domain import agenda as ag
+from bot.domain import attachments
 from bot.domain import meetings as mt
-from bot.domain import minutes as mn
 from bot.domain.people import DEFAULT_STANDING_ITEMS
-from bot.i18n import Raw, Translator
+from bot.i18n import Raw, Translator, isolate
+from bot.render import between
 from bot.render.help import interpreter_button  # issue 13
 from bot.render.keyboard import Button, Keyboard, callback
 from bot.render.text import esc
-from bot.schedule.notices import Rendered, renderer
+from bot.schedule.notices import Rendered, memo, renderer
 
 DEFAULT_TITLES = {title for title, _ in DEFAULT_STANDING_ITEMS}
+RLM = "\u200f"
 
 
 def standing_title(t: Translator, item: m.StandingItem) -> str:
@@ -82,8 +83,10 @@ def agenda_lines(
     standing: Sequence[m.StandingItem],
     items: Sequence[m.AgendaItem],
     names: dict[int, str],
+    files: dict[int, list[str]] | None = None,
 ) -> list[str]:
-    """Standing items in their place, accepted items numbered, late ones marked, undecided ones apart."""
+    """Standing items in their place, accepted items numbered, late ones marked, undecided ones apart;
+    an item's files (bot.domain.attachments) marked 📎 with their names."""
     accepted = [i for i in items if i.status == "accepted"]
     pending = [i for i in items if i.status == "pending"]
     entries: list[str] = []
@@ -91,7 +94,7 @@ def agenda_lines(
         if s.placement == "start":
             entries.append(standing_title(t, s))
     for item in accepted:
-        entries.append(item_text(t, item, names))
+        entries.append(item_text(t, item, names, files))
     for s in standing:
         if s.placement != "start":
             entries.append(standing_title(t, s))
@@ -99,11 +102,13 @@ def agenda_lines(
     if pending:
         lines.append("")
         lines.append(t._("<i>Late items waiting for the coordinators:</i>"))
-        lines.extend(f"• {item_text(t, item, names)}" for item in pending)
+        lines.extend(f"• {item_text(t, item, names, files)}" for item in pending)
     return lines
 
 
-def item_text(t: Translator, item: m.AgendaItem, names: dict[int, str]) -> str:
+def item_text(
+    t: Translator, item: m.AgendaItem, names: dict[int, str], files: dict[int, list[str]] | None = None
+) -> str:
     who = names.get(item.submitter_id or 0)
     text = t._("{title} — presented by {name}", title=item.title, name=who) if who else t.own(item.title)
     if item.late:
@@ -111,6 +116,10 @@ def item_text(t: Translator, item: m.AgendaItem, names: dict[int, str]) -> str:
         text += " " + t._("(late)")
     if item.description:
         text += "\n    <i>" + t.own(item.description) + "</i>"
+    if files and files.get(item.id):
+        names_ = ", ".join(esc(name) for name in files[item.id])
+        # Right-to-left readers: the line starts right-to-left, the (Latin) names keep their order.
+        text += "\n    " + (f"{RLM}📎 {isolate(names_)}" if t.rtl else f"📎 {names_}")
     return text
 
 
@@ -121,12 +130,13 @@ def agenda_text(
     standing: Sequence[m.StandingItem],
     items: Sequence[m.AgendaItem],
     names: dict[int, str],
+    files: dict[int, list[str]] | None = None,
 ) -> str:
     lines = [
         t._("<b>Agenda of {network}</b>", network=network.name),
         meeting_line(t, network, meeting),
         "",
-        *agenda_lines(t, standing, items, names),
+        *agenda_lines(t, standing, items, names, files),
     ]
     return t.lines("\n".join(lines))
 
@@ -182,7 +192,11 @@ async def full_agenda(
 ) -> list[str]:
     standing = await ag.standing_items(session, network.id)
     items = await ag.items_of(session, meeting.id)
-    return agenda_lines(t, standing, items, await _names(session, items))
+    # Once per rendering batch (bot.schedule.notices.memo): the same for every reader.
+    files = await memo(
+        session, ("agenda_files", meeting.id), lambda: attachments.file_names(session, [i.id for i in items])
+    )
+    return agenda_lines(t, standing, items, await _names(session, items), files)
 
 
 async def _live_meeting(session: AsyncSession, notice: m.Notice) -> tuple[m.Meeting, m.Network] | None:
@@ -256,6 +270,8 @@ async def render_stage(session: AsyncSession, notice: m.Notice, t: Translator) -
             head,
             "",
             *await full_agenda(session, t, network, meeting),
+            # Open action items and the working groups' decisions (bot/render/between.py).
+            *await between.final_agenda_sections(session, t, network, meeting, at),
         ]
     elif stage == "daybefore":
         lines = [
@@ -376,145 +392,3 @@ async def render_item_decided(session: AsyncSession, notice: m.Notice, t: Transl
             meeting=meeting_line(t, network, meeting),
         )
     return Rendered(text)
-
-
-@renderer(mt.KIND_MINUTES_DUE)
-async def render_minutes_due(session: AsyncSession, notice: m.Notice, t: Translator) -> Rendered | None:
-    found = await _live_meeting(session, notice)
-    if found is None:
-        return None
-    meeting, network = found
-    if meeting.minutes_state != "none" or notice.payload.get("ts") != mt.stamp(meeting):
-        return None
-    text = t._(
-        "No minutes have been posted for the meeting of {network} on {when}. "
-        "Reply to the minutes in the group with /minutes {id}.",
-        network=network.name,
-        when=when(t, network, meeting.starts_at),
-        id=meeting.id,
-    )
-    return Rendered(text)
-
-
-def fit(text: str, budget: int) -> str:
-    """`text` escaped for HTML, cut (with …) so the escaped form is at most `budget` characters: the
-    dispatcher cuts a message at 4096 and a caption at 1024, and a cut must not split a tag or entity."""
-    out = esc(text)
-    if len(out) <= budget:
-        return out
-    cut = text[: max(budget - 1, 0)]
-    while cut and len(esc(cut)) > budget - 1:
-        cut = cut[: len(cut) - max(1, (len(esc(cut)) - budget + 1) // 5)]
-    return esc(cut.rstrip()) + "…"
-
-
-def minutes_text(
-    t: Translator,
-    network: m.Network,
-    meeting: m.Meeting,
-    *,
-    attached: bool = False,
-    cut_note: bool = True,
-    limit: int = 4096,
-) -> str:
-    """The minutes as circulated: their text (or, for a file, the file's caption) between a heading
-    and the objection deadline. `attached`: sent as the caption of the file itself (private copies);
-    `cut_note`: say that a text too long to fit whole is in the group (not in the group itself)."""
-    end = mn.window_end(meeting, network)
-    head = t._(
-        "<b>Minutes</b> of the meeting of {network}, {when}",
-        network=network.name,
-        when=when(t, network, meeting.starts_at),
-    )
-    foot = t._(
-        "They count as approved if nobody objects by {deadline}. Press Object to raise an objection.",
-        deadline=when(t, network, end),
-    )
-    if meeting.minutes_file_id and not attached and not meeting.minutes_text:
-        foot = t._("The minutes are the file posted in the group.") + "\n\n" + foot
-    body = ""
-    if meeting.minutes_text:
-        # Too long to fit whole (a text at Telegram's limit, or a long caption): cut, and say where it is.
-        note = "" if attached or not cut_note else t._("<i>The full text is in the group.</i>")
-        # In right-to-left languages each line of the text is isolated and starts with a
-        # right-to-left mark: three characters a line.
-        marks = 3 * (meeting.minutes_text.count("\n") + 1) if t.rtl else 0
-        body = fit(meeting.minutes_text, limit - len(head) - len(foot) - len(note) - 8 - marks)
-        whole = body == esc(meeting.minutes_text)
-        body = isolate_lines(body) if t.rtl else body
-        if note and not whole:
-            body += "\n" + note
-    return t.lines("\n\n".join(x for x in (head, body, foot) if x))
-
-
-@renderer(mn.KIND_MINUTES)
-async def render_minutes(session: AsyncSession, notice: m.Notice, t: Translator) -> Rendered | None:
-    found = await _live_meeting(session, notice)
-    if found is None:
-        return None
-    meeting, network = found
-    if meeting.minutes_state != "circulated":
-        return None
-    if meeting.minutes_file_id:
-        # The file itself, by its Telegram file_id, with the heading and the deadline as its caption.
-        return Rendered(
-            minutes_text(t, network, meeting, attached=True, limit=1024),
-            objection_keyboard(t, meeting),
-            document_id=meeting.minutes_file_id,
-        )
-    return Rendered(minutes_text(t, network, meeting), objection_keyboard(t, meeting))
-
-
-@renderer(mn.KIND_RESULT)
-async def render_result(session: AsyncSession, notice: m.Notice, t: Translator) -> Rendered | None:
-    found = await _live_meeting(session, notice)
-    if found is None:
-        return None
-    meeting, network = found
-    state = meeting.minutes_state
-    on = when(t, network, meeting.starts_at)
-    if state == "approved":
-        return Rendered(
-            t._(
-                "✅ The minutes of the meeting on {when} are approved: nobody objected. They are in /decisions.",
-                when=on,
-            )
-        )
-    if state == "disputed":
-        n = await mn.objection_count(session, meeting.id)
-        return Rendered(
-            t.n_(
-                "⚠️ The minutes of the meeting on {when} are disputed ({n} objection). The coordinators will take it up.",
-                "⚠️ The minutes of the meeting on {when} are disputed ({n} objections). The coordinators will take it up.",
-                n,
-                when=on,
-            )
-        )
-    return None
-
-
-@renderer(mn.KIND_DISPUTED)
-async def render_disputed(session: AsyncSession, notice: m.Notice, t: Translator) -> Rendered | None:
-    meeting = await session.get(m.Meeting, notice.ref_id) if notice.ref_id else None
-    if meeting is None or meeting.minutes_state != "disputed":
-        return None
-    network = await session.get(m.Network, meeting.network_id)
-    assert network is not None
-    from sqlalchemy import select
-
-    rows = await session.execute(
-        select(m.Objection.reason, m.Person)
-        .outerjoin(m.Person, m.Person.id == m.Objection.person_id)
-        .where(m.Objection.meeting_id == meeting.id)
-        .order_by(m.Objection.id)
-    )
-    lines = [
-        t._(
-            "The minutes of the meeting of {network} on {when} are disputed. Objections:",
-            network=network.name,
-            when=when(t, network, meeting.starts_at),
-        )
-    ]
-    for reason, person in rows:
-        lines.append(f"• {t.own(person.display_name if person else '?')}: {t.own(reason)}")
-    return Rendered(t.lines("\n".join(lines)))

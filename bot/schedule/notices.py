@@ -32,6 +32,9 @@ class Rendered:
     document: tuple[str, bytes] | None = None
     # A Telegram file_id (a file someone posted): sent as that document with `text` as its caption.
     document_id: str | None = None
+    # Files Telegram already has, as (kind, file_id, caption), kind "document" or "photo": one sent
+    # alone, 2–10 of one kind as a media group (bot.schedule.media).
+    media: list[tuple[str, str, str]] | None = None
 
 
 # A renderer returns None when the notice no longer applies (event cancelled, item withdrawn): skipped.

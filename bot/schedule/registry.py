@@ -40,17 +40,21 @@ KINDS: dict[str, tuple[str, str]] = {
     "delivery_summary": ("renderer", "bot.domain.deliveries"),
     # meetings (bot/domain/meetings.py does, bot/render/meetings.py renders)
     "mtg_fanout": ("action", "bot.domain.meetings"),
-    "mtg_stage": ("renderer", "bot.render.meetings"),
+    "mtg_stage": ("renderer+after_send", "bot.render.meetings"),  # after_send: bot.render.attachments
     "mtg_moved": ("renderer", "bot.render.meetings"),
     "mtg_cancelled": ("renderer", "bot.render.meetings"),
     "mtg_late": ("renderer", "bot.render.meetings"),
     "mtg_itemdec": ("renderer", "bot.render.meetings"),
-    "mtg_mindue": ("renderer", "bot.render.meetings"),
-    # minutes (bot/domain/minutes.py does, bot/render/meetings.py renders)
+    "mtg_mindue": ("renderer", "bot.render.minutes"),
+    # minutes (bot/domain/minutes.py does, bot/render/minutes.py renders)
     "mtg_mclose": ("action", "bot.domain.minutes"),
-    "mtg_minutes": ("renderer", "bot.render.meetings"),
-    "mtg_mresult": ("renderer", "bot.render.meetings"),
-    "mtg_disputed": ("renderer", "bot.render.meetings"),
+    "mtg_minutes": ("renderer", "bot.render.minutes"),
+    "mtg_mresult": ("renderer", "bot.render.minutes"),
+    "mtg_disputed": ("renderer", "bot.render.minutes"),
+    # between meetings: agenda files (bot/render/attachments.py), action items (bot/render/todos.py)
+    "mtg_files": ("renderer", "bot.render.attachments"),
+    "todo_assigned": ("renderer", "bot.render.todos"),
+    "todo_due": ("renderer", "bot.render.todos"),
     # votes (handlers/votes.py)
     "vote_close": ("action", "handlers.votes"),
     "vote_result": ("renderer", "handlers.votes"),
@@ -79,7 +83,10 @@ def _import_handlers() -> None:
     import bot.domain.meetings
     import bot.domain.minutes
     import bot.domain.series
-    import bot.render.meetings  # noqa: F401
+    import bot.render.attachments
+    import bot.render.meetings
+    import bot.render.minutes
+    import bot.render.todos  # noqa: F401
     import handlers.approval
     import handlers.events_notices
     import handlers.interpreters

@@ -16,6 +16,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.db import models as m
 from bot.db.outage import is_unavailable
 from bot.schedule.jobs import DispatcherBase, Job, Result, lane_of
+from bot.schedule.media import send_media
 from bot.schedule.notices import ACTIONS, RENDERERS, Rendered
 from bot.schedule.outbox import Withdrawn, guard, lane
 
@@ -185,7 +186,10 @@ class Sending(DispatcherBase):
             # just before the request starts: a claim that may look stale to the other instances by
             # then is given back unsent.
             with lane(lane_of(job.kind), job.network_id), guard(lambda: self._claim_fresh(job)):
-                if rendered.document_id is not None:
+                if rendered.media:
+                    # An agenda's files (bot/schedule/media.py): a media group, or one file.
+                    msg = await send_media(self.bot, job.chat_id, rendered.media)
+                elif rendered.document_id is not None:
                     # A file Telegram already has (the minutes posted in the group): sent by file_id.
                     msg = await self.bot.send_document(
                         job.chat_id,

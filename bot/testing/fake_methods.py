@@ -177,6 +177,60 @@ class FakeMethods(FakeLimits):
         )
         return dict(msg)
 
+    def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        # Only photos Telegram already has (by file id): what the bot forwards from agenda items.
+        chat_id = self._chat_id(params)
+        photo = params.get("photo")
+        if not isinstance(photo, str) or photo not in self.files:
+            raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        fields: dict[str, Any] = {
+            "photo": [{"file_id": photo, "file_unique_id": "U" + photo, "width": 1280, "height": 960}]
+        }
+        caption = params.get("caption")
+        if caption:
+            fields["caption"] = self._plain(str(caption), params.get("parse_mode"))
+        msg = self._bot_message(chat_id, params, **fields)
+        self._raw[(chat_id, msg["message_id"])] = (None if caption is None else str(caption), None)
+        return dict(msg)
+
+    def _m_sendMediaGroup(self, params: dict[str, Any]) -> Any:
+        """2–10 documents, or 2–10 photos/videos, by file id; one message each, sharing a media_group_id."""
+        chat_id = self._chat_id(params)
+        media = params.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            raise _ApiError(400, "Bad Request: wrong number of media specified (must be 2-10)")
+        kinds = {str(item.get("type")) for item in media if isinstance(item, dict)}
+        if "document" in kinds and kinds != {"document"}:
+            raise _ApiError(400, "Bad Request: documents can't be mixed with other media types")
+        group_id = f"G{next(self._file_seq)}"
+        out = []
+        for item in media:
+            if not isinstance(item, dict) or item.get("media") not in self.files:
+                raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            file_id = str(item["media"])
+            f = self.files[file_id]
+            fields: dict[str, Any] = {"media_group_id": group_id}
+            if item.get("type") == "document":
+                fields["document"] = {
+                    "file_id": file_id,
+                    "file_unique_id": "U" + file_id,
+                    "file_name": f.filename,
+                    "mime_type": f.content_type,
+                    "file_size": len(f.content),
+                }
+            else:
+                fields["photo"] = [
+                    {"file_id": file_id, "file_unique_id": "U" + file_id, "width": 1280, "height": 960}
+                ]
+            if item.get("caption"):
+                plain = self._plain(str(item["caption"]), item.get("parse_mode"))
+                if len(plain) > 1024:
+                    raise _ApiError(400, "Bad Request: message caption is too long")
+                fields["caption"] = plain
+            msg = self._bot_message(chat_id, {}, **fields)
+            out.append(dict(msg))
+        return out
+
     def _m_getFile(self, params: dict[str, Any]) -> Any:
         file_id = str(params.get("file_id", ""))
         f = self.files.get(file_id)

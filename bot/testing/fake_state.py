@@ -358,6 +358,8 @@ class FakeState:
             "deleteMessage",
             "answerCallbackQuery",
             "sendDocument",
+            "sendPhoto",
+            "sendMediaGroup",
             "sendChatAction",
             "getChat",
             "getChatAdministrators",

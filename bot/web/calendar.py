@@ -20,6 +20,7 @@ from bot.i18n import LANGUAGE_NAMES, LANGUAGES, get_translator, normalize_langua
 from bot.render.events import untranslated_note, when_line
 from bot.render.ics import build_calendar
 from bot.services import Services
+from bot.web import decisions as published
 from bot.web.server import ROUTE_FACTORIES
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def routes(services: Services) -> list[BaseRoute]:
             from bot.render.series import rhythms as series_rhythms
 
             rhythms = series_rhythms(events, await of_events(session, events), t)
+            decisions_link = await published.calendar_link(session, network, t)  # bot/web/decisions.py
         rtl = t.rtl
         esc = html.escape
 
@@ -117,7 +119,7 @@ h2 {{ margin: .2rem 0; font-size: 1.2rem; }} .note {{ color: #666; font-style: i
 <body>
 <nav class="languages">{switch}</nav>
 <h1>{own(network.name)}</h1>
-<p>{upcoming_label} · <a href="{esc(feed_url)}">{subscribe_label}</a></p>
+<p>{upcoming_label} · <a href="{esc(feed_url)}">{subscribe_label}</a>{decisions_link}</p>
 <p><a href="{esc(public(f"/guide?lang={lang}"))}">{guide_label}</a></p>
 {empty}<ul id="events">{"".join(items)}</ul>
 </body></html>"""

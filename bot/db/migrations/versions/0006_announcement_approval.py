@@ -1,7 +1,7 @@
 """networks.require_approval; events.announcement and events.announce_chat_id: announcement caps and
 coordinators' approval of members' events (issue 15)
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
