@@ -30,6 +30,8 @@ from bot.i18n import N_, Translator, get_translator, negotiate
 from bot.render.keyboard import Keyboard
 from bot.render.markup import markup as markup  # where the handlers import it from
 from bot.render.text import clean_input, split_message
+from bot.schedule.outbox import lane
+from bot.schedule.pacing import Lane
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,11 @@ class Ctx:
     ) -> Message | None:
         parts = split_message(text)
         sent: Message | None = None
+        if self.session.in_transaction():
+            # What the bot says happened has happened: the work so far is committed before the answer
+            # waits for its turn (a busy group's answer may wait seconds; on SQLite an open
+            # transaction would hold the one write lock, and every other update with it, meanwhile).
+            await self.session.commit()
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             reply_markup: Any = None
@@ -228,7 +235,10 @@ def handler(func: Handler) -> Callable[[Update, Context], Coroutine[Any, Any, No
             return
         # The database away (PostgreSQL unreachable, SQLite locked): the update is tried again when it
         # is back instead of being lost (bot/db/outage.py).
-        await retry_while_down(services, lambda: _run(func, update, context, services, chat, user))
+        # Answers go out in the answer lane, taking turns by who asked: one member's flood of commands
+        # does not hold up the answers to the others in the same group (bot/schedule/pacing.py).
+        with lane(Lane.ANSWER, user.id if user is not None else None):
+            await retry_while_down(services, lambda: _run(func, update, context, services, chat, user))
 
     return wrapper
 

@@ -95,19 +95,21 @@ async def test_mydata_and_forgetme(bot: BotHarness) -> None:
 
 
 PRIVATE_COMMANDS = [
-    "start", "help", "language", "newevent", "events", "event", "editevent", "cancelevent", "subscribe",
-    "unsubscribe", "reminders", "meetings", "additem", "agenda", "attendance", "movemeeting", "cancelmeeting",
-    "decisions", "broadcast", "deliveries", "translate", "mydata", "forgetme", "cancel",
+    "start", "help", "language", "newevent", "events", "event", "editevent", "cancelevent", "addtask", "tasks",
+    "removetask", "places", "addguest", "interpreters", "subscribe", "unsubscribe", "reminders", "meetings",
+    "additem", "agenda", "attach", "todo", "todos", "attendance", "movemeeting", "cancelmeeting", "decisions",
+    "broadcast", "deliveries", "translate", "mydata", "forgetme", "cancel",
 ]  # fmt: skip
 GROUP_COMMANDS = [
-    "help", "language", "newevent", "events", "event", "editevent", "cancelevent", "subscribe", "meetings",
-    "additem", "agenda", "standing", "decisions", "cancel",
+    "help", "language", "newevent", "events", "event", "editevent", "cancelevent", "addtask", "tasks",
+    "removetask", "places", "subscribe", "meetings", "additem", "agenda", "attach", "todo", "todos", "standing",
+    "decisions", "cancel",
 ]  # fmt: skip
 ADMIN_COMMANDS = [
     "help", "language", "setup", "settings", "newevent", "events", "event", "editevent", "cancelevent",
-    "subscribe", "newmeeting", "meetings", "additem", "agenda", "standing", "attendance", "movemeeting",
-    "cancelmeeting", "vote", "closevote", "handcount", "minutes", "decisions", "broadcast", "deliveries",
-    "cancel",
+    "addtask", "tasks", "removetask", "places", "addguest", "interpreters", "subscribe", "newmeeting", "meetings",
+    "additem", "agenda", "attach", "todo", "todos", "standing", "attendance", "movemeeting", "cancelmeeting",
+    "vote", "closevote", "handcount", "minutes", "decisions", "parent", "broadcast", "deliveries", "cancel",
 ]  # fmt: skip
 SCOPES = {
     "all_private_chats": PRIVATE_COMMANDS,

@@ -18,6 +18,18 @@ from bot.schedule.notices import cancel_pending, enqueue, enqueue_many, enqueue_
 
 DUE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
+# Enqueue refuses kinds nobody renders (bot/schedule/registry.py): the kinds these tests use are
+# registered here, as a tool or a test may do at run time.
+
+
+async def _nothing(session: Any, notice: m.Notice, t: Any) -> None:
+    return None
+
+
+for _kind in ("k", "j", "other", "p", "ev", "mtg"):
+    if _kind not in notices.RENDERERS:
+        notices.renderer(_kind)(_nothing)
+
 
 @pytest.fixture
 async def session(db_url: str) -> AsyncIterator[Any]:

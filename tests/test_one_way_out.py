@@ -41,7 +41,7 @@ def bulk_kind() -> Iterator[None]:
 
 
 async def _networks(h: BotHarness, *names: str) -> list[int]:
-    async with h.services.sessionmaker() as s:
+    async with h.quiet_session() as s:
         nets = [m.Network(chat_id=-500 - i, name=n, slug=n.lower()) for i, n in enumerate(names)]
         s.add_all(nets)
         await s.commit()
@@ -51,7 +51,7 @@ async def _networks(h: BotHarness, *names: str) -> list[int]:
 async def _enqueue(
     h: BotHarness, kind: str, chats: list[int], tag: str, network_id: int | None = None
 ) -> None:
-    async with h.services.sessionmaker() as s:
+    async with h.quiet_session() as s:
         await enqueue_many(
             s,
             [

@@ -186,3 +186,14 @@ async def test_chat_wait_counts_what_is_queued_ahead() -> None:
         task.cancel()
     await asyncio.gather(*queued, return_exceptions=True)
     assert pacer.waiting == 0
+
+
+async def test_askers_in_one_group_take_turns() -> None:
+    """One member's five commands and then two others' one each, all for the same group: the others
+    are answered right after the first member's first answer, not behind all five."""
+    pacer = Pacer(FAST)
+    group = -1001
+    requests = [(f"flood{i}", group, Lane.ANSWER, 7, None) for i in range(5)]
+    requests += [("amal", group, Lane.ANSWER, 8, None), ("yonas", group, Lane.ANSWER, 9, None)]
+    order = await _grants(pacer, requests)
+    assert order == ["flood0", "amal", "yonas", "flood1", "flood2", "flood3", "flood4"]

@@ -76,7 +76,7 @@ class Dispatcher(Sending, Recording, Progress):
         self._held: set[int] = set()
         # One request at a time per chat, in the order the rows were claimed (due time, id): a
         # follower gets two broadcasts, or a notice and its correction, in the order they were made.
-        self._chat_turns: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._chat_turns: dict[tuple[int, int], tuple[asyncio.Lock, int]] = {}
         self._heart: asyncio.Task[None] | None = None
         # time.monotonic() at the start of the last heartbeat that refreshed every claim held
         self._beat = 0.0
@@ -222,6 +222,11 @@ class Dispatcher(Sending, Recording, Progress):
                         await self._flush_wait()
                         continue
                     if self._again:
+                        continue
+                    if self._results or (self._writer is not None and not self._writer.done()):
+                        # Results still being recorded: their after-send hooks may plan notices due
+                        # now (an agenda's files follow the agenda): claim once more after them.
+                        await self._flush_wait()
                         continue
                     break
                 jobs = await self._prepare(jobs)

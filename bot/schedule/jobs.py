@@ -93,7 +93,7 @@ class DispatcherBase:
     stats: dict[str, int]
     _again: bool
     _held: set[int]
-    _chat_turns: dict[int, tuple[asyncio.Lock, int]]
+    _chat_turns: dict[tuple[int, int], tuple[asyncio.Lock, int]]
     _beat: float
     _results: list[Result]
     _writer: asyncio.Task[None] | None

@@ -140,6 +140,8 @@ class Pacer:
         self._chat_next: dict[int, float] = {}
         self._chat_paused: dict[int, float] = {}
         self._group_windows: dict[int, deque[float]] = {}
+        # Answers: when each (chat, asker) was last served, so askers in one chat take turns.
+        self._answered: dict[tuple[int, int | None], float] = {}
         self._last_prune = time.monotonic()
         self._budget_down = False
 
@@ -268,9 +270,9 @@ class Pacer:
     def _pick(self, now: float) -> tuple[_Waiter | None, float]:
         """The waiter to serve now (lanes in order, bulk networks in turn), or when to look again."""
         soonest = math.inf
-        for queue in self._lanes:
+        for index, queue in enumerate(self._lanes):
             seen: set[int] = set()
-            for w in queue:
+            for w in self._answer_turns(queue) if index == Lane.ANSWER else queue:
                 if w.chat_id in seen:
                     continue
                 ready = self._chat_ready(w.chat_id, now)
@@ -292,6 +294,16 @@ class Pacer:
                 seen.add(w.chat_id)
                 soonest = min(soonest, ready)
         return None, soonest
+
+    def _answer_turns(self, queue: deque[_Waiter]) -> list[_Waiter]:
+        """The answer lane in serving order: in each chat the askers take turns (each asker's answers
+        in the order they came; the asker served least recently first), so one person sending many
+        commands in a group does not make the others wait behind all of their answers. An answer's
+        `network` is who asked (handlers.common)."""
+        firsts: dict[tuple[int, int | None], _Waiter] = {}
+        for w in queue:
+            firsts.setdefault((w.chat_id, w.network), w)
+        return sorted(firsts.values(), key=lambda w: self._answered.get((w.chat_id, w.network), -1.0))
 
     def _global_ready(self, now: float) -> float:
         lim = self.limits
@@ -369,6 +381,8 @@ class Pacer:
                 self._group_windows.setdefault(w.chat_id, deque()).append(now)
             else:
                 self._chat_next[w.chat_id] = now + lim.private_interval
+        if w.lane == Lane.ANSWER:
+            self._answered[(w.chat_id, w.network)] = now
         self.stats.granted[int(w.lane)] += 1
         if self.trace is not None:
             self.trace.append((now, w.chat_id, int(w.lane)))
@@ -387,3 +401,5 @@ class Pacer:
             self._group_windows.pop(chat_id, None)
         for chat_id in [c for c, t in self._chat_paused.items() if t < now]:
             self._chat_paused.pop(chat_id, None)
+        for asked in [a for a, t in self._answered.items() if t < old]:
+            self._answered.pop(asked, None)

@@ -162,19 +162,21 @@ class Sending(DispatcherBase):
         )
 
     async def _send(self, job: Job) -> None:
-        """`_send_now` in the chat's turn: tasks start in claim order and asyncio.Lock serves its
-        waiters first come, first served, so one chat's messages leave in the order they were due."""
-        lock, users = self._chat_turns.get(job.chat_id, (asyncio.Lock(), 0))
-        self._chat_turns[job.chat_id] = (lock, users + 1)
+        """`_send_now` in its turn: one request at a time per chat and lane, in claim order (tasks start
+        in claim order and asyncio.Lock serves its waiters first come, first served), so one chat's
+        broadcasts leave in the order they were made, while a reminder may still pass bulk."""
+        turn = (job.chat_id, int(lane_of(job.kind)))
+        lock, users = self._chat_turns.get(turn, (asyncio.Lock(), 0))
+        self._chat_turns[turn] = (lock, users + 1)
         try:
             async with lock:
                 await self._send_now(job)
         finally:
-            lock, users = self._chat_turns[job.chat_id]
+            lock, users = self._chat_turns[turn]
             if users <= 1:
-                del self._chat_turns[job.chat_id]
+                del self._chat_turns[turn]
             else:
-                self._chat_turns[job.chat_id] = (lock, users - 1)
+                self._chat_turns[turn] = (lock, users - 1)
 
     async def _send_now(self, job: Job) -> None:
         from bot.render.markup import markup
