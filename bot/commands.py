@@ -61,6 +61,7 @@ COMMANDS: tuple[CommandInfo, ...] = (
         "parent", N_("Link this group as a working group of another network"), "group", "coordinator"
     ),
     CommandInfo("broadcast", N_("Send a message to every follower"), "both", "coordinator"),
+    CommandInfo("invite", N_("A printable invitation with the QR code to follow"), "both", "coordinator"),
     CommandInfo("deliveries", N_("Messages that could not be delivered"), "both", "coordinator"),
     CommandInfo("translate", N_("Texts waiting for your translation"), "private", "translator"),
     CommandInfo("mydata", N_("Everything I store about you"), "private"),

@@ -80,7 +80,7 @@ class CardEditor:
     cards marked dirty, each read from the database when it is edited: so edits never overlap or
     arrive out of order, and a change made while an edit is on its way marks the card dirty again."""
 
-    # The text last shown per card, to skip edits that change nothing; bounded (oldest dropped).
+    # The text and buttons last shown per card, to skip edits that change nothing; bounded (oldest dropped).
     shown: OrderedDict[tuple[int, int], str] = field(default_factory=OrderedDict)
     last_edit: dict[int, float] = field(default_factory=dict)
     # chat -> {message_id: event_id} waiting to be edited, oldest first.
@@ -114,14 +114,16 @@ async def _edit_now(
             t = translator_for(person, network)
         card = await card_for(session, event, network, t)
     key = (chat_id, message_id)
-    if editor.shown.get(key) == card.text:
+    # The buttons count too: a new task or the interpreter row changes only the keyboard.
+    looks = f"{card.text}\x00{card.keyboard!r}"
+    if editor.shown.get(key) == looks:
         return
     editor.last_edit[chat_id] = time.monotonic()
     try:
         await context.bot.edit_message_text(
             card.text, chat_id=chat_id, message_id=message_id, reply_markup=markup(card.keyboard)
         )
-        editor.shown[key] = card.text
+        editor.shown[key] = looks
         editor.shown.move_to_end(key)
         while len(editor.shown) > SHOWN_CARDS_KEPT:
             editor.shown.popitem(last=False)

@@ -48,6 +48,7 @@ async def start(ctx: Ctx) -> None:
         ),
         "",
         ctx.t._("/language changes the language, /help lists everything I can do."),
+        *guide_lines(ctx, set()),
     ]
     await ctx.reply(ctx.t.lines("\n".join(lines)), language_keyboard(ctx))
 
@@ -87,7 +88,22 @@ async def help_in(ctx: Ctx) -> None:
     if ctx.is_group and ctx.network is None:
         lines.append("")
         lines.append(ctx.t._("This group is not a network yet. A group admin can register it with /setup."))
+    lines.extend(guide_lines(ctx, roles))
     await ctx.reply(ctx.t.lines("\n".join(lines)))
+
+
+def guide_lines(ctx: Ctx, roles: set[str]) -> list[str]:
+    """Links to the guides on the bot's web pages (only when PUBLIC_URL says where they are)."""
+    base = (ctx.services.settings.public_url or "").rstrip("/")
+    if not base:
+        return []
+    followers = f"{base}/guide?lang={ctx.t.lang}"
+    lines = ["", ctx.t._("A short guide: {url}", url=followers)]
+    if "coordinator" in roles or "admin" in roles:
+        lang = ctx.t.lang if ctx.t.lang in ("da", "en") else "en"
+        coordinators = f"{base}/guide/coordinators?lang={lang}"
+        lines.append(ctx.t._("The coordinators' guide: {url}", url=coordinators))
+    return lines
 
 
 @handler

@@ -98,7 +98,7 @@ PRIVATE_COMMANDS = [
     "start", "help", "language", "newevent", "events", "event", "editevent", "cancelevent", "addtask", "tasks",
     "removetask", "places", "addguest", "interpreters", "subscribe", "unsubscribe", "reminders", "meetings",
     "additem", "agenda", "attach", "todo", "todos", "attendance", "movemeeting", "cancelmeeting", "decisions",
-    "broadcast", "deliveries", "translate", "mydata", "forgetme", "cancel",
+    "broadcast", "invite", "deliveries", "translate", "mydata", "forgetme", "cancel",
 ]  # fmt: skip
 GROUP_COMMANDS = [
     "help", "language", "newevent", "events", "event", "editevent", "cancelevent", "addtask", "tasks",
@@ -109,7 +109,8 @@ ADMIN_COMMANDS = [
     "help", "language", "setup", "settings", "newevent", "events", "event", "editevent", "cancelevent",
     "addtask", "tasks", "removetask", "places", "addguest", "interpreters", "subscribe", "newmeeting", "meetings",
     "additem", "agenda", "attach", "todo", "todos", "standing", "attendance", "movemeeting", "cancelmeeting",
-    "vote", "closevote", "handcount", "minutes", "decisions", "parent", "broadcast", "deliveries", "cancel",
+    "vote", "closevote", "handcount", "minutes", "decisions", "parent", "broadcast", "invite", "deliveries",
+    "cancel",
 ]  # fmt: skip
 SCOPES = {
     "all_private_chats": PRIVATE_COMMANDS,

@@ -46,6 +46,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for lang in ("da", "ar", "ti"):
         assert f"bot/locales/{lang}/LC_MESSAGES/messages.mo" in names, names
     assert not any(n.startswith("locales/") for n in names)
+    # The guides, their transcripts and the invitation's Ge'ez font travel in the wheel (/guide, /invite).
+    for guide in ("follower.da", "follower.ar", "follower.ti", "follower.en", "coordinators.da", "coordinators.en"):
+        assert f"bot/guides/{guide}.md" in names, names
+    assert "bot/guides/transcripts/da/setup.txt" in names and "bot/guides/transcripts/en/setup.txt" in names
+    assert {"bot/assets/fonts/AbyssinicaSIL-Regular.ttf", "bot/assets/fonts/OFL-AbyssinicaSIL.txt"} <= set(names)
 
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)

@@ -75,6 +75,7 @@ def routes(services: Services) -> list[BaseRoute]:
         add_label = t._("Add to calendar")
         upcoming_label = t._("Upcoming events")
         subscribe_label = t._("Subscribe in your calendar")
+        guide_label = t._("How to follow this network")
         items = []
         for e in events:
             f = texts[e.id].fields
@@ -119,6 +120,7 @@ h2 {{ margin: .2rem 0; font-size: 1.2rem; }} .note {{ color: #666; font-style: i
 <nav class="languages">{switch}</nav>
 <h1>{own(network.name)}</h1>
 <p>{upcoming_label} · <a href="{esc(feed_url)}">{subscribe_label}</a>{decisions_link}</p>
+<p><a href="{esc(public(f"/guide?lang={lang}"))}">{guide_label}</a></p>
 {empty}<ul id="events">{"".join(items)}</ul>
 </body></html>"""
         return HTMLResponse(body)
