@@ -172,18 +172,42 @@ def _vevent_component(event: m.Event, tz: str, url: str | None, stamp: datetime)
         # aware datetime, without icalendar's search for the zone's name on every value.
         item.add("dtstart", start.replace(tzinfo=None), parameters={"TZID": tzid})
         item.add("dtend", end.replace(tzinfo=None), parameters={"TZID": tzid})
-    item.add("summary", event.title)
-    if event.place:
-        item.add("location", event.place)
-    if event.description:
-        item.add("description", event.description)
-    item.add("sequence", event.sequence)
+    add_details(
+        item,
+        title=event.title,
+        place=event.place,
+        description=event.description,
+        sequence=event.sequence,
+        updated_at=event.updated_at,
+        cancelled=event.status == "cancelled",
+        url=url,
+    )
+    return item
+
+
+def add_details(
+    item: Event,
+    *,
+    title: str,
+    place: str | None,
+    description: str | None,
+    sequence: int,
+    updated_at: datetime,
+    cancelled: bool,
+    url: str | None,
+) -> None:
+    """What a VEVENT says besides its times (an event's, or a series' master)."""
+    item.add("summary", title)
+    if place:
+        item.add("location", place)
+    if description:
+        item.add("description", description)
+    item.add("sequence", sequence)
     # RFC 5545: LAST-MODIFIED is in UTC (and so the same whatever zone the value came in).
-    item.add("last-modified", event.updated_at.astimezone(UTC))
-    item.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
+    item.add("last-modified", updated_at.astimezone(UTC))
+    item.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if url:
         item.add("url", url)
-    return item
 
 
 def _split(data: bytes) -> tuple[bytes, bytes] | None:

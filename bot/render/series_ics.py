@@ -12,7 +12,7 @@ from icalendar import Event, vRecur
 from bot.db import models as m
 from bot.domain import recurrence as rr
 from bot.domain.series_edit import is_override
-from bot.render.ics import DEFAULT_LENGTH
+from bot.render.ics import DEFAULT_LENGTH, add_details
 
 
 def uid(series_id: int) -> str:
@@ -44,16 +44,16 @@ def components(
     )
     if exdates and series.status == "active":
         master.add("exdate", exdates)
-    master.add("summary", series.title)
-    if series.place:
-        master.add("location", series.place)
-    if series.description:
-        master.add("description", series.description)
-    master.add("sequence", series.sequence)
-    master.add("last-modified", series.updated_at.astimezone(UTC))
-    master.add("status", "CONFIRMED" if series.status == "active" else "CANCELLED")
-    if url:
-        master.add("url", url)
+    add_details(
+        master,
+        title=series.title,
+        place=series.place,
+        description=series.description,
+        sequence=series.sequence,
+        updated_at=series.updated_at,
+        cancelled=series.status != "active",
+        url=url,
+    )
     out = [master]
     for e in rows:
         if e.status != "scheduled" or not is_override(e, series):
