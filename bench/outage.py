@@ -7,7 +7,7 @@ by the local Bot API fake:
   refuses connections (`--mode refuse`) or answers every request 502 (`--mode 502`) for 60 s.
 
     .venv/bin/python bench/outage.py [--only database|telegram] [--mode refuse|502|both]
-        [--followers 600] [--cut-at 200] [--seconds 20] [--telegram-seconds 60]
+        [--followers 600] [--cut-at 200] [--seconds 20] [--telegram-seconds 60] [--instances 1]
 
 Prints: copies lost (goal 0), duplicated (goal: at most the messages in flight), /healthz during the
 outage, the time from recovery to the next delivery (the bot resumes by itself); for Telegram also
@@ -61,18 +61,21 @@ async def start(db_url: str, api: FakeBotAPI | TelegramLink) -> Any:
     return app
 
 
-async def drill(followers: int, cut_at: int, seconds: float) -> dict[str, Any]:
+async def drill(followers: int, cut_at: int, seconds: float, instances: int = 1) -> dict[str, Any]:
     url = await testdb.pg_url()
     try:
         async with FakeBotAPI(enforce_limits=True, latency=0.05) as api, TcpProxy() as proxy:
             net_id = await seed_network(url, followers)
-            app = await start(proxy.url_for(url), api)
+            # Every instance reaches PostgreSQL through the same proxy: the cut takes it from all.
+            apps = [await start(proxy.url_for(url), api) for _ in range(instances)]
+            app = apps[0]
             services = app.bot_data["services"]
             monitor = monitor_of(services)
             web = create_web_app(services)
             try:
                 await schedule_broadcast(url, net_id, TEXT)
-                services.dispatcher.wake(0)
+                for each in apps:
+                    each.bot_data["services"].dispatcher.wake(0)
                 await wait_until(lambda: len(copies(api, TEXT)) >= cut_at, timeout=120)
                 proxy.cut()
                 t_cut = time.monotonic()
@@ -111,9 +114,11 @@ async def drill(followers: int, cut_at: int, seconds: float) -> dict[str, Any]:
                     "outages": monitor.outages,
                     "429s": api.count_429,
                     "cut_s": t_rec - t_cut,
+                    "instances": instances,
                 }
             finally:
-                await stop_app(app)
+                for each in apps:
+                    await stop_app(each)
     finally:
         await testdb.drop_pg(url)
 
@@ -245,12 +250,13 @@ async def main() -> None:
     parser.add_argument("--telegram-seconds", type=float, default=60.0)
     parser.add_argument("--mode", choices=["refuse", "502", "both"], default="refuse")
     parser.add_argument("--only", choices=["database", "telegram"])
+    parser.add_argument("--instances", type=int, default=1, help="bot instances in the database drill")
     args = parser.parse_args()
     if not await testdb.pg_available():
         print("PostgreSQL at 127.0.0.1:5432 is not reachable; this drill needs it")
         return
     if args.only != "telegram":
-        print_database(await drill(args.followers, args.cut_at, args.seconds), args.followers)
+        print_database(await drill(args.followers, args.cut_at, args.seconds, args.instances), args.followers)
     if args.only != "database":
         for mode in ["refuse", "502"] if args.mode == "both" else [args.mode]:
             r = await telegram_drill(args.followers, args.cut_at, args.telegram_seconds, mode)
@@ -258,7 +264,10 @@ async def main() -> None:
 
 
 def print_database(r: dict[str, Any], followers: int) -> None:
-    print(f"database outage drill: broadcast to {followers} followers on PostgreSQL through a TCP proxy")
+    print(
+        f"database outage drill: broadcast to {followers} followers on PostgreSQL through a TCP proxy,"
+        f" {r['instances']} instance(s)"
+    )
     print(
         f"  proxy cut at {r['at_cut']} sent, for {r['cut_s']:.1f} s; {r['during'] - r['at_cut']} more sent meanwhile (in flight)"
     )

@@ -126,7 +126,14 @@ def is_unavailable(err: BaseException) -> bool:
 # Loggers of the background loops that retry on their own while the database is away (their code is
 # not ours to change): their tracebacks are held back while an outage is known, since the monitor
 # said it once ("database unreachable"), and counted in the recovery line instead.
-QUIET_LOGGERS = ("bot.schedule.dispatcher", "bot.schedule.budget", "bot.schedule.pacing", "handlers.votes")
+QUIET_LOGGERS = (
+    "bot.schedule.dispatcher",
+    "bot.schedule.recording",
+    "bot.schedule.progress",
+    "bot.schedule.budget",
+    "bot.schedule.pacing",
+    "handlers.votes",
+)
 _MONITORS: weakref.WeakSet[DbMonitor] = weakref.WeakSet()
 
 
@@ -159,6 +166,8 @@ class DbMonitor:
         self._down = asyncio.Event()
         self.retries = 0
         self.suppressed = 0
+        # time.monotonic() when the last outage ended (None before the first)
+        self.up_since: float | None = None
         _MONITORS.add(self)
         for name in QUIET_LOGGERS:
             logger = logging.getLogger(name)
@@ -235,6 +244,7 @@ class DbMonitor:
             return
         took = time.monotonic() - self.down_since
         self.down_since = None
+        self.up_since = time.monotonic()
         self._down.clear()
         self._up.set()
         log.warning(

@@ -34,7 +34,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from telegram.ext import Application
 
 from bot.db import models as m
@@ -156,15 +156,37 @@ class Dispatcher(Sending, Recording, Progress):
         return jobs
 
     async def release_stale(self, now: datetime) -> int:
-        """Take back rows claimed by an instance that stopped refreshing its claims (it died)."""
+        """Take back rows claimed by an instance that stopped refreshing its claims (it died).
+
+        Never this instance's own rows in hand: their results are recorded by this instance (sent,
+        failed or given back), even when the database was away long enough for their claims to look
+        stale; taking them back would send again what was sent during the outage. Right after the
+        database was unreachable, other instances' claims are left alone for `stale_after` too: they
+        could not refresh them either, and get that long to do it (or to record their results)."""
+        stale = m.Notice.state == "sending", m.Notice.claimed_at < now - self.stale_after
+        mine = m.Notice.claimed_by == self.instance
+        if self._database_just_back():
+            # Only rows of ours this instance no longer holds (none, unless one was leaked).
+            whose = and_(mine, m.Notice.id.not_in(sorted(self._held))) if self._held else mine
+        else:
+            others = or_(m.Notice.claimed_by.is_(None), m.Notice.claimed_by != self.instance)
+            whose = or_(others, and_(mine, m.Notice.id.not_in(sorted(self._held)))) if self._held else true()
         async with self.services.sessionmaker() as session:
             result = await session.execute(
-                update(m.Notice)
-                .where(m.Notice.state == "sending", m.Notice.claimed_at < now - self.stale_after)
-                .values(state="pending", claimed_by=None)
+                update(m.Notice).where(*stale, whose).values(state="pending", claimed_by=None)
             )
             await session.commit()
             return result.rowcount or 0  # type: ignore[attr-defined]
+
+    def _database_just_back(self) -> bool:
+        """Whether the database was unreachable (for this instance) within the last `stale_after`."""
+        mon = self.services.db_monitor
+        if mon is None:
+            return False
+        if getattr(mon, "down", False):
+            return True
+        back = getattr(mon, "up_since", None)
+        return back is not None and time.monotonic() - back < self.stale_after.total_seconds()
 
     async def _heartbeat(self) -> None:
         while True:
