@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 from sqlalchemy import Table, bindparam, update
 
 from bot.db import models as m
+from bot.db.outage import is_unavailable, monitor_of
 from bot.domain import deliveries
 from bot.schedule.jobs import BROADCAST_KIND, DispatcherBase, Result
 from bot.schedule.notices import AFTER_SEND
@@ -31,10 +33,18 @@ class Recording(DispatcherBase):
             batch, self._results = self._results, []
             try:
                 await self._write(batch)
-            except Exception:
-                log.exception("recording %d delivery results failed; retrying", len(batch))
+            except Exception as err:
                 self._results[:0] = batch
-                await asyncio.sleep(0.5)
+                if is_unavailable(err):
+                    # Kept in memory until the database answers again (the monitor says it once and
+                    # probes with backoff); this instance's claims on them are never taken back meanwhile.
+                    monitor = monitor_of(self.services)
+                    monitor.report(err)
+                    await monitor.wait_up(5.0)
+                    await asyncio.sleep(random.uniform(0.05, 0.25))
+                else:
+                    log.exception("recording %d delivery results failed; retrying", len(batch))
+                    await asyncio.sleep(0.5)
 
     async def _flush_wait(self) -> None:
         while self._results or (self._writer is not None and not self._writer.done()):
