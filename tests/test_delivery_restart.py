@@ -81,4 +81,10 @@ async def test_kill_and_restart_mid_broadcast(db_url: str) -> None:
         # Only messages in flight at the kill can repeat: bounded by the sending concurrency.
         assert len(doubled) <= Dispatcher.concurrency
         print(f"killed after {at_kill}/{n}; followers with two copies: {len(doubled)}")
-        assert api.count_429 == 0
+        # Two processes besides the test's: when the machine is starved of CPU, the fake's clock and
+        # the bot's drift apart by tens of milliseconds and a second may count 31 arrivals of the
+        # pacer's 29 (2 such 429s seen in the soak, scripts/soak-tests). Each is honoured and retried
+        # in place (no follower missed it, above); with the child's limits lifted (an unpaced bot)
+        # this test counted 203. The exact 0 at the limit is asserted in-process by test_delivery
+        # and test_delivery_budget.
+        assert api.count_429 <= 5
