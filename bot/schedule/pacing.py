@@ -31,7 +31,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -121,8 +121,12 @@ class Pacer:
         limits: Limits | None = None,
         shared: SharedBudget | None = None,
         chats: ChatBudget | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limits = limits or Limits()
+        # Seconds on the clock asyncio's sleeps run on (`loop.time()`, time.monotonic by default); the
+        # shared budgets count on time.monotonic. Unit tests pass a virtual loop's `time`.
+        self.clock = clock
         self.shared = shared
         self.chats = chats
         self.stats = PacerStats()
@@ -136,7 +140,7 @@ class Pacer:
         self._waiting = 0
         self._arrived = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        # Grant times (time.monotonic()).
+        # Grant times (`clock()`).
         self._window: deque[float] = deque()
         self._starts: deque[float] = deque()
         self._last = -1e9
@@ -146,7 +150,7 @@ class Pacer:
         self._group_windows: dict[int, deque[float]] = {}
         # Answers: when each (chat, asker) was last served, so askers in one chat take turns.
         self._answered: dict[tuple[int, int | None], float] = {}
-        self._last_prune = time.monotonic()
+        self._last_prune = clock()
         self._budget_down = False
 
     # ------------------------------------------------------------------ public
@@ -188,7 +192,7 @@ class Pacer:
 
     def pause(self, seconds: float, chat_id: int | None = None) -> None:
         """Honour a 429's retry_after: nothing more to this chat (or at all) until it has passed."""
-        until = time.monotonic() + max(seconds, 0.0)
+        until = self.clock() + max(seconds, 0.0)
         if chat_id is None:
             self._paused_until = max(self._paused_until, until)
         else:
@@ -203,7 +207,7 @@ class Pacer:
             return
         starts = self._starts
         while True:
-            now = time.monotonic()
+            now = self.clock()
             while starts and starts[0] <= now - lim.global_window:
                 starts.popleft()
             if len(starts) < lim.global_per_second:
@@ -213,7 +217,7 @@ class Pacer:
 
     def chat_wait(self, chat_id: int) -> float:
         """Roughly how long a new answer to `chat_id` would wait for its grant (seconds)."""
-        now = time.monotonic()
+        now = self.clock()
         ahead = sum(1 for q in self._queues() for w in q if w.chat_id == chat_id and not w.fut.done())
         wait = max(0.0, self._chat_ready(chat_id, now) - now)
         if chat_id < 0 and self.limits.per_chat:
@@ -339,7 +343,7 @@ class Pacer:
     async def _run(self) -> None:
         shared = self.shared is not None or self.chats is not None
         while self._waiting > 0:
-            now = time.monotonic()
+            now = self.clock()
             ready = self._global_ready(now)
             if ready > now:
                 # Time-based: nothing that arrives can start sooner.
@@ -408,25 +412,25 @@ class Pacer:
                 return
             if wait is not None:
                 # Another instance holds this chat's slot: wait for its next one.
-                self._chat_next[w.chat_id] = time.monotonic() + wait
+                self._chat_next[w.chat_id] = self.clock() + wait
                 continue
             if slot is not None and self.shared is not None and not await self.shared.wait_for(slot):
                 # Woken after its slot (a busy loop): it goes first in the next batch, the rest of
                 # this one after it (their slots go back), so the order is kept.
                 self.shared.give_back([s for s in slots[i + 1 :] if s is not None])
                 return
-            now = time.monotonic()
+            now = self.clock()
             if self._paused_until > now or self._chat_paused.get(w.chat_id, 0.0) > now:
                 continue  # a 429 arrived meanwhile
             after = self.chats.used(w.chat_id) if self.chats is not None else 0.0
             self._grant(w)
             # The chat's next free place in the shared budget (a group's two per 7.5 s): known here,
             # so that `chat_wait` tells a busy group's answer how long it would really wait.
-            self._chat_next[w.chat_id] = max(self._chat_next.get(w.chat_id, 0.0), time.monotonic() + after)
+            self._chat_next[w.chat_id] = max(self._chat_next.get(w.chat_id, 0.0), self.clock() + after)
 
     def _ahead_of(self, lane: Lane) -> bool:
         """Is a request of a lane before `lane` waiting, not yet taken, its chat ready?"""
-        now = time.monotonic()
+        now = self.clock()
         for queue in self._lanes[:lane]:
             for w in queue:
                 if not w.taken and self._chat_ready(w.chat_id, now) <= now:
@@ -434,7 +438,7 @@ class Pacer:
         return False
 
     def _grant(self, w: _Waiter) -> None:
-        now = time.monotonic()
+        now = self.clock()
         lim = self.limits
         queue = self._queue_of(w)
         with contextlib.suppress(ValueError):
@@ -460,7 +464,7 @@ class Pacer:
 
     def _prune(self) -> None:
         """Forget chats idle for a minute, so memory stays bounded by recent activity."""
-        now = time.monotonic()
+        now = self.clock()
         if now - self._last_prune < 30.0:
             return
         self._last_prune = now
