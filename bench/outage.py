@@ -4,9 +4,10 @@ by the local Bot API fake:
 - database: at ~200 sent, the TCP proxy between the bot and PostgreSQL is cut for 20 s (the bot
   sees PostgreSQL vanish; the shared PostgreSQL service is not touched), then restored;
 - telegram: at ~200 sent, the link between the bot and the Bot API fake (`bot.testing.outage`)
-  refuses connections (`--mode refuse`) or answers every request 502 (`--mode 502`) for 60 s.
+  refuses connections (`--mode refuse`), answers every request 502 (`--mode 502`) or answers nothing
+  at all, so that requests time out (`--mode blackhole`), for 60 s.
 
-    .venv/bin/python bench/outage.py [--only database|telegram] [--mode refuse|502|both]
+    .venv/bin/python bench/outage.py [--only database|telegram] [--mode refuse|502|blackhole|all]
         [--followers 600] [--cut-at 200] [--seconds 20] [--telegram-seconds 60] [--instances 1]
 
 Prints: copies lost (goal 0), duplicated (goal: at most the messages in flight), /healthz during the
@@ -215,7 +216,11 @@ async def telegram_drill(followers: int, cut_at: int, seconds: float, mode: str)
 
 
 def print_telegram(r: dict[str, Any], followers: int) -> None:
-    how = {"refuse": "refusing connections", "502": "answering every request 502"}[r["mode"]]
+    how = {
+        "refuse": "refusing connections",
+        "502": "answering every request 502",
+        "blackhole": "answering nothing (requests time out)",
+    }[r["mode"]]
     print(f"Telegram outage drill: broadcast to {followers} followers, the Bot API {how}")
     print(
         f"  cut at {r['at_cut']} sent, for {r['cut_s']:.1f} s; {r['during'] - r['at_cut']} more delivered meanwhile (in flight)"
@@ -248,7 +253,7 @@ async def main() -> None:
     parser.add_argument("--cut-at", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--telegram-seconds", type=float, default=60.0)
-    parser.add_argument("--mode", choices=["refuse", "502", "both"], default="refuse")
+    parser.add_argument("--mode", choices=["refuse", "502", "blackhole", "all"], default="refuse")
     parser.add_argument("--only", choices=["database", "telegram"])
     parser.add_argument("--instances", type=int, default=1, help="bot instances in the database drill")
     args = parser.parse_args()
@@ -258,7 +263,7 @@ async def main() -> None:
     if args.only != "telegram":
         print_database(await drill(args.followers, args.cut_at, args.seconds, args.instances), args.followers)
     if args.only != "database":
-        for mode in ["refuse", "502"] if args.mode == "both" else [args.mode]:
+        for mode in ["refuse", "502", "blackhole"] if args.mode == "all" else [args.mode]:
             r = await telegram_drill(args.followers, args.cut_at, args.telegram_seconds, mode)
             print_telegram(r, args.followers)
 

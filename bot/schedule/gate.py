@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import random
 import time
@@ -53,6 +55,11 @@ class Gate:
         self.cause = ""
         self.outages = 0
         self.probes = 0
+        # Requests waiting for the end of an outage, by ticket.
+        self._held: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._held_seq = itertools.count()
+        # Called when Telegram is found down (the outbox abandons the requests hanging on the wire).
+        self.on_down: list[Callable[[], object]] = []
 
     # ------------------------------------------------------------------ for requests
 
@@ -64,24 +71,40 @@ class Gate:
     def down(self) -> bool:
         return self.down_since is not None
 
-    async def wait_open(self) -> None:
-        if not self._open.is_set():
-            await self._open.wait()
+    async def wait_open(self, ticket: int = 0) -> None:
+        """Return when Telegram is reachable. Requests held by an outage go on in `ticket` order (the
+        order they first came in), whatever path brought them here (queued, granted, on the wire)."""
+        if self._open.is_set():
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._held, (ticket, next(self._held_seq), fut))
+        await fut
 
     def note_ok(self) -> None:
         """A request got an answer: nothing to do (the gate only closes on a failed probe)."""
 
-    async def is_outage(self, err: Exception) -> bool:
-        """After a request failed with `err`: True (after Telegram is back) when Telegram was down,
-        False at once when it is up and the error was the request's own."""
+    async def is_outage(self, err: Exception, since: int | None = None) -> bool:
+        """After a request failed with `err`: True when Telegram is down (the request then waits at
+        `wait_open` with the others),
+        False at once when it is up and the error was the request's own. `since`: the number of
+        outages when the request started; one declared since then was the request's trouble too
+        (a request that hung through an outage times out when Telegram may already be back)."""
+        if since is not None and self.outages > since:
+            return True
         if not self.down:
             if self._probing is None or self._probing.done():
                 self._probing = asyncio.get_running_loop().create_task(self._probe())
             if await asyncio.shield(self._probing):
                 return False
             self._go_down(err)
-        await self._open.wait()
         return True
+
+    async def settled(self) -> None:
+        """Wait for the verdict of a probe under way (Telegram is suspected down: a request failed),
+        so that requests do not pile onto a link that may be dropping them."""
+        probing = self._probing
+        if probing is not None and not probing.done():
+            await asyncio.shield(probing)
 
     def state(self) -> str:
         """'ok', or why and for how long the Bot API has been unreachable (for /healthz)."""
@@ -93,6 +116,7 @@ class Gate:
         if self._watch is not None:
             self._watch.cancel()
         self._open.set()
+        self._release_held()
 
     # ------------------------------------------------------------------ inside
 
@@ -122,6 +146,8 @@ class Gate:
         self.outages += 1
         self._open.clear()
         log.warning("Telegram's Bot API is unreachable (%s): all sends wait until it answers", self.cause)
+        for fn in list(self.on_down):
+            fn()
         self._watch = asyncio.get_running_loop().create_task(self._wait_for_recovery())
 
     async def _wait_for_recovery(self) -> None:
@@ -140,3 +166,11 @@ class Gate:
         self.down_since = None
         self.cause = ""
         self._open.set()
+        self._release_held()
+
+    def _release_held(self) -> None:
+        # In ticket order: each resumes (and queues at the pacer) in the order it first came in.
+        while self._held:
+            _, _, fut = heapq.heappop(self._held)
+            if not fut.done():
+                fut.set_result(None)

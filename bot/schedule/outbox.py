@@ -9,15 +9,17 @@ notices, broadcasts, documents and the error handler's apology all take the same
    request declared with `with lane(Lane.NOTICE, network_id):` (default: an answer to a person);
    an edit replaced by a newer edit of the same message while it waited is not sent at all;
 3. the request; a 429 pauses the pacer (the chat and everything) and the request is retried in place;
-   a network error, a timeout or a 5xx asks the gate whether Telegram is down: if so the request
-   waits for it and is retried (an outage does not count against a message), otherwise the error
-   is the request's own and goes to the caller.
+   a network error, a timeout or a 5xx asks the gate whether Telegram is down, or went down while
+   the request was on the wire (a timeout may come after Telegram is back): if so the request waits
+   for it and is retried (an outage does not count against a message), otherwise the error is the
+   request's own and goes to the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar
@@ -47,6 +49,10 @@ def lane(which: Lane, network: int | None = None) -> Iterator[None]:
         yield
     finally:
         _LANE.reset(token)
+
+
+class _Abandoned(Exception):
+    """The request hung on the wire when Telegram was found down, and was given up to be made again."""
 
 
 class Withdrawn(Exception):
@@ -90,6 +96,14 @@ class Outbox(BaseRateLimiter[None]):
         # inside httpcore (whose queue costs O(connections) per waiting request and wake-up).
         self._wire = asyncio.Semaphore(in_flight)
         self.stats: dict[str, int] = {"429": 0, "held_by_outage": 0, "coalesced": 0}
+        # Requests on the wire: when Telegram is found down, those still hanging (a link that drops
+        # packets answers nothing until the read timeout) are abandoned and wait for it like the rest,
+        # so that after the outage they go first again instead of timing out behind the queue.
+        self._on_wire: set[asyncio.Task[Any]] = set()
+        # The order requests came in: after an outage they go on in this order.
+        self._tickets = itertools.count(1)
+        self._abandoned: set[asyncio.Task[Any]] = set()
+        gate.on_down.append(self._abandon_wire)
 
     async def initialize(self) -> None:
         pass
@@ -115,8 +129,9 @@ class Outbox(BaseRateLimiter[None]):
             key = (chat_id, data.get("message_id"), endpoint)
         which, network = _LANE.get()
         rate_retries = 0
+        ticket = next(self._tickets)
         while True:
-            await self.gate.wait_open()
+            await self.gate.wait_open(ticket)
             if paced:
                 assert chat_id is not None
                 if not await self.pacer.acquire(chat_id, which, network, key):
@@ -128,11 +143,20 @@ class Outbox(BaseRateLimiter[None]):
             check = _GUARD.get()
             if check is not None and not check():
                 raise Withdrawn
+            # Outages declared so far: one declared while this request is on the wire is its cause.
+            outages = self.gate.outages
             try:
                 async with self._wire:
                     if paced:
                         await self.pacer.starting()
-                    result = await callback(*args, **kwargs)
+                    await self.gate.settled()
+                    if self.gate.down:
+                        # Telegram went away while this request waited for a connection.
+                        raise _Abandoned
+                    result = await self._on_the_wire(callback(*args, **kwargs))
+            except _Abandoned:
+                self.stats["held_by_outage"] += 1
+                continue
             except RetryAfter as err:
                 self.stats["429"] += 1
                 wait = _retry_seconds(err)
@@ -147,9 +171,29 @@ class Outbox(BaseRateLimiter[None]):
             except BadRequest:
                 raise
             except NetworkError as err:
-                if await self.gate.is_outage(err):
+                if await self.gate.is_outage(err, since=outages):
                     self.stats["held_by_outage"] += 1
                     continue
                 raise
             self.gate.note_ok()
             return result
+
+    async def _on_the_wire(self, request: Coroutine[Any, Any, Any]) -> Any:
+        task = asyncio.get_running_loop().create_task(request)
+        self._on_wire.add(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task in self._abandoned:
+                raise _Abandoned from None
+            task.cancel()  # the caller itself was cancelled (shutdown)
+            raise
+        finally:
+            self._on_wire.discard(task)
+            self._abandoned.discard(task)
+
+    def _abandon_wire(self) -> None:
+        for task in list(self._on_wire):
+            if not task.done():
+                self._abandoned.add(task)
+                task.cancel()
