@@ -55,6 +55,10 @@ class _Abandoned(Exception):
     """The request hung on the wire when Telegram was found down, and was given up to be made again."""
 
 
+class _NotMade(Exception):
+    """Telegram was found down before the request started: it waits for it, nothing was sent."""
+
+
 class Withdrawn(Exception):
     """The request was not made: its `guard` said no when its turn came."""
 
@@ -152,8 +156,10 @@ class Outbox(BaseRateLimiter[None]):
                     await self.gate.settled()
                     if self.gate.down:
                         # Telegram went away while this request waited for a connection.
-                        raise _Abandoned
+                        raise _NotMade
                     result = await self._on_the_wire(callback(*args, **kwargs))
+            except _NotMade:
+                continue
             except _Abandoned:
                 self.stats["held_by_outage"] += 1
                 continue
