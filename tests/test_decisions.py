@@ -93,28 +93,47 @@ async def test_decisions_command_in_group_and_private(bot: BotHarness) -> None:
     await bot.say(other_admin, "/closevote", other)
 
     calls = await bot.say(admin, "/decisions", group)
-    msg = next(c for c in calls if c.method == "sendMessage")
+    # Only this chat's calls: the other group's vote card may be edited meanwhile (edits are paced).
+    msg = next(c for c in calls if c.method == "sendMessage" and c.chat_id == group.id)
     text = msg.plain_text or ""
     assert "Forslag nummer 11" in text and "Forslag nummer 2 " in text and "Forslag nummer 1 " not in text
     assert "Hemmelig" not in text
     assert [b["text"] for b in msg.buttons()] == ["Older ›"]
     older = await bot.press(admin, group, msg.message_id, "Older ›")
-    edit = next(c for c in older if c.method == "editMessageText")
+    edit = next(c for c in older if c.method == "editMessageText" and c.chat_id == group.id)
     assert "Forslag nummer 0" in (edit.plain_text or "") and "Forslag nummer 11" not in (
         edit.plain_text or ""
     )
     # search: every word, any case
     found = next(
-        c for c in await bot.say(admin, "/decisions SOMMERFEST nummer 7", group) if c.method == "sendMessage"
+        c
+        for c in await bot.say(admin, "/decisions SOMMERFEST nummer 7", group)
+        if c.method == "sendMessage" and c.chat_id == group.id
     )
     assert "Forslag nummer 7" in (found.plain_text or "") and "nummer 8" not in (found.plain_text or "")
-    none = next(c for c in await bot.say(admin, "/decisions vinterfest", group) if c.method == "sendMessage")
+    none = next(
+        c
+        for c in await bot.say(admin, "/decisions vinterfest", group)
+        if c.method == "sendMessage" and c.chat_id == group.id
+    )
     assert "No decisions match" in (none.plain_text or "")
     # private: the networks the person belongs to, never the other one
-    mine = next(c for c in await bot.say(admin, "/decisions hemmelig") if c.method == "sendMessage")
+    mine = next(
+        c
+        for c in await bot.say(admin, "/decisions hemmelig")
+        if c.method == "sendMessage" and c.chat_id == admin.id
+    )
     assert "Hemmelig" not in (mine.plain_text or "")
-    theirs = next(c for c in await bot.say(other_admin, "/decisions hemmelig") if c.method == "sendMessage")
+    theirs = next(
+        c
+        for c in await bot.say(other_admin, "/decisions hemmelig")
+        if c.method == "sendMessage" and c.chat_id == other_admin.id
+    )
     assert "Hemmelig beslutning" in (theirs.plain_text or "")
     stranger = bot.user(9, "Ny", "da")
-    out = next(c for c in await bot.say(stranger, "/decisions") if c.method == "sendMessage")
+    out = next(
+        c
+        for c in await bot.say(stranger, "/decisions")
+        if c.method == "sendMessage" and c.chat_id == stranger.id
+    )
     assert "Forslag" not in (out.plain_text or "") and "/subscribe" in (out.plain_text or "")
