@@ -164,13 +164,11 @@ class Dispatcher(Sending, Recording, Progress):
         database was unreachable, other instances' claims are left alone for `stale_after` too: they
         could not refresh them either, and get that long to do it (or to record their results)."""
         stale = m.Notice.state == "sending", m.Notice.claimed_at < now - self.stale_after
-        mine = m.Notice.claimed_by == self.instance
-        if self._database_just_back():
-            # Only rows of ours this instance no longer holds (none, unless one was leaked).
-            whose = and_(mine, m.Notice.id.not_in(sorted(self._held))) if self._held else mine
-        else:
-            others = or_(m.Notice.claimed_by.is_(None), m.Notice.claimed_by != self.instance)
-            whose = or_(others, and_(mine, m.Notice.id.not_in(sorted(self._held)))) if self._held else true()
+        # Rows of ours this instance no longer holds (none, unless one was leaked).
+        not_held = m.Notice.id.not_in(sorted(self._held)) if self._held else true()
+        whose = and_(m.Notice.claimed_by == self.instance, not_held)
+        if not self._database_just_back():
+            whose = or_(whose, m.Notice.claimed_by.is_(None), m.Notice.claimed_by != self.instance)
         async with self.services.sessionmaker() as session:
             result = await session.execute(
                 update(m.Notice).where(*stale, whose).values(state="pending", claimed_by=None)

@@ -188,11 +188,10 @@ class Outbox(BaseRateLimiter[None]):
         task = asyncio.get_running_loop().create_task(request)
         self._on_wire.add(task)
         try:
-            return await asyncio.shield(task)
+            return await task  # a caller cancelled (shutdown) cancels the request with it
         except asyncio.CancelledError:
             if task in self._abandoned:
                 raise _Abandoned from None
-            task.cancel()  # the caller itself was cancelled (shutdown)
             raise
         finally:
             self._on_wire.discard(task)
